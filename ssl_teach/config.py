@@ -1,0 +1,100 @@
+"""Profiles (how much work a notebook does), device choice and seeding.
+
+One notebook serves three budgets. ``SSL_TEACH_PROFILE`` picks one:
+
+* ``smoke``: CI runs every notebook through nbval in about a minute on 2 CPU cores;
+  it proves the code runs end to end, not that a method works.
+* ``cpu``: a reader without a GPU; each chapter in minutes on 2 cores, with a real gain
+  over the supervised floor. The website shows outputs from this profile.
+* ``gpu``: Colab T4 and larger; more steps and the full test sets.
+
+The default is ``gpu`` when CUDA is available and ``cpu`` otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+PROFILE_ENV = "SSL_TEACH_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The budget of one notebook run.
+
+    Attributes:
+        name: ``"smoke"``, ``"cpu"`` or ``"gpu"``.
+        steps: optimizer steps of one training run.
+        eval_every: steps between two evaluations on the test set.
+        batch_size: labeled images per step (the unlabeled batch is ``mu`` times larger).
+        mu: unlabeled images per labeled image in a step (FixMatch's mu).
+        ablation_steps: steps of each run in an ablation or a sweep (shorter than ``steps``).
+        max_test: evaluate on at most this many test images (``None``: all of them).
+        seeds: the seeds a chapter repeats its headline comparison over.
+    """
+
+    name: str
+    steps: int
+    eval_every: int
+    batch_size: int
+    mu: int
+    ablation_steps: int
+    max_test: int | None
+    seeds: tuple[int, ...]
+
+    def with_(self, **changes: object) -> Profile:
+        """A copy with some fields changed, e.g. ``profile.with_(steps=200)``."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke", steps=30, eval_every=15, batch_size=32, mu=2,
+        ablation_steps=10, max_test=300, seeds=(0,),
+    ),
+    "cpu": Profile(
+        name="cpu", steps=1000, eval_every=100, batch_size=64, mu=3,
+        ablation_steps=400, max_test=None, seeds=(0, 1, 2),
+    ),
+    "gpu": Profile(
+        name="gpu", steps=20000, eval_every=1000, batch_size=64, mu=7,
+        ablation_steps=5000, max_test=None, seeds=(0, 1, 2),
+    ),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """Return the profile called ``name``, or the one ``SSL_TEACH_PROFILE`` names.
+
+    With neither, the default is ``gpu`` when CUDA is available and ``cpu`` otherwise.
+    """
+    if name is None:
+        name = os.environ.get(PROFILE_ENV) or ("gpu" if torch.cuda.is_available() else "cpu")
+    key = name.strip().lower()
+    if key not in PROFILES:
+        raise ValueError(
+            f"unknown profile {name!r} (from the argument or ${PROFILE_ENV}); "
+            f"allowed: {', '.join(PROFILES)}"
+        )
+    return PROFILES[key]
+
+
+def get_device(name: str | None = None) -> torch.device:
+    """The device to train on: ``name`` if given, else CUDA when available, else the CPU."""
+    if name is not None:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python's, NumPy's and PyTorch's random number generators (CPU and CUDA)."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)

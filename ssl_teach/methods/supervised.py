@@ -1,0 +1,38 @@
+"""Supervised training on the labeled images only: the floor every method must beat.
+
+loss = CE(f(weak(x_l)), y_l), the labeled term that every later method keeps. By default the
+model is evaluated through an EMA of its parameters, as the semi-supervised methods are, so
+the floor and the methods are compared on equal terms. Explained in chapter 0.
+"""
+
+from __future__ import annotations
+
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from ssl_teach.augment import Augmentation
+from ssl_teach.methods.base import Batch, Method
+
+
+class Supervised(Method):
+    """Cross-entropy on weakly augmented labeled images.
+
+    Args:
+        model: the network.
+        weak: the weak augmentation (``ssl_teach.augment.for_dataset(name)[0]``).
+        ema_decay: evaluate with an EMA of the parameters at this decay; ``None`` evaluates
+            the model itself.
+    """
+
+    name = "supervised"
+    uses_unlabeled = False
+
+    def __init__(self, model: nn.Module, weak: Augmentation, ema_decay: float | None = 0.999) -> None:
+        super().__init__(model, ema_decay)
+        self.weak = weak
+
+    def loss(self, batch: Batch, step: int) -> tuple[Tensor, dict[str, float]]:
+        logits = self.model(self.weak(batch.x_labeled))
+        loss = F.cross_entropy(logits, batch.y_labeled)
+        return loss, {"loss_labeled": loss.item()}

@@ -1,0 +1,144 @@
+"""Models: a small CNN for 28x28 images and WideResNet-28-2 for 32x32 CIFAR-10.
+
+Both return class logits, and with ``return_features=True`` also the pooled feature vector
+(the embedding later chapters project and compare). Explained in chapter 0.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+# BatchNorm running statistics: running = (1 - m) running + m batch. The FixMatch/MixMatch
+# references use m = 0.001 for their 1 M-step runs; our runs last 10^3 - 10^4 steps, after which
+# m = 0.001 would still remember the random initialisation, so we keep PyTorch's default.
+BN_MOMENTUM = 0.1
+
+
+def _check_input(x: Tensor, channels: int, size: int | None, model: str) -> None:
+    if x.dim() != 4 or x.shape[1] != channels or (size is not None and x.shape[-2:] != (size, size)):
+        expected = f"[B, {channels}, {size}, {size}]" if size else f"[B, {channels}, H, W]"
+        raise ValueError(f"{model} expects input of shape {expected}, got {tuple(x.shape)}")
+
+
+class SmallCNN(nn.Module):
+    """Three conv blocks (``width``, 2 ``width``, 4 ``width`` channels; default 32/64/128), each
+    two 3x3 convolutions with BatchNorm and leaky ReLU, then global average pooling and a linear
+    classifier. About 0.3 M parameters for 28x28 grayscale input."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, width: int = 32) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        layers: list[nn.Module] = []
+        channels = in_channels
+        for i, out in enumerate((width, 2 * width, 4 * width)):
+            for _ in range(2):
+                layers += [
+                    nn.Conv2d(channels, out, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(out, momentum=BN_MOMENTUM),
+                    nn.LeakyReLU(0.1),
+                ]
+                channels = out
+            if i < 2:
+                layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.feature_dim = channels
+        self.classifier = nn.Linear(channels, num_classes)
+
+    def forward(self, x: Tensor, return_features: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        _check_input(x, self.in_channels, None, "SmallCNN")
+        features = self.features(x).mean(dim=(2, 3))
+        logits = self.classifier(features)
+        return (logits, features) if return_features else logits
+
+
+class _WideBasic(nn.Module):
+    """Pre-activation residual block of WideResNet (Zagoruyko and Komodakis, 2016)."""
+
+    def __init__(self, inp: int, out: int, stride: int, activate_before_residual: bool) -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(inp, momentum=BN_MOMENTUM)
+        self.conv1 = nn.Conv2d(inp, out, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out, momentum=BN_MOMENTUM)
+        self.conv2 = nn.Conv2d(out, out, 3, stride=1, padding=1, bias=False)
+        self.shortcut = None if inp == out else nn.Conv2d(inp, out, 1, stride=stride, bias=False)
+        self.activate_before_residual = activate_before_residual
+
+    def forward(self, x: Tensor) -> Tensor:
+        activated = F.leaky_relu(self.bn1(x), 0.1)
+        if self.shortcut is not None or self.activate_before_residual:
+            x = activated
+        out = self.conv1(activated)
+        out = self.conv2(F.leaky_relu(self.bn2(out), 0.1))
+        return out + (x if self.shortcut is None else self.shortcut(x))
+
+
+class WideResNet(nn.Module):
+    """WideResNet-``depth``-``widen`` for 32x32 colour images, the backbone of the MixMatch and
+    FixMatch CIFAR-10 experiments (WRN-28-2: 1.5 M parameters)."""
+
+    def __init__(self, num_classes: int = 10, depth: int = 28, widen: int = 2) -> None:
+        super().__init__()
+        if (depth - 4) % 6:
+            raise ValueError(f"depth must be 6n + 4 (e.g. 28), got {depth}")
+        n = (depth - 4) // 6
+        widths = [16, 16 * widen, 32 * widen, 64 * widen]
+        self.conv = nn.Conv2d(3, widths[0], 3, padding=1, bias=False)
+        blocks = []
+        for stage in range(3):
+            for i in range(n):
+                blocks.append(_WideBasic(
+                    widths[stage] if i == 0 else widths[stage + 1], widths[stage + 1],
+                    stride=(1 if stage == 0 else 2) if i == 0 else 1,
+                    activate_before_residual=(stage == 0 and i == 0),
+                ))
+        self.blocks = nn.Sequential(*blocks)
+        self.bn = nn.BatchNorm2d(widths[3], momentum=BN_MOMENTUM)
+        self.feature_dim = widths[3]
+        self.classifier = nn.Linear(widths[3], num_classes)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="leaky_relu")
+
+    def forward(self, x: Tensor, return_features: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        _check_input(x, 3, None, "WideResNet")
+        out = F.leaky_relu(self.bn(self.blocks(self.conv(x))), 0.1)
+        features = out.mean(dim=(2, 3))
+        logits = self.classifier(features)
+        return (logits, features) if return_features else logits
+
+
+def build_model(dataset: str, num_classes: int = 10) -> nn.Module:
+    """The book's model for a dataset: ``SmallCNN`` for (Fashion-)MNIST, WRN-28-2 for CIFAR-10."""
+    if dataset in ("mnist", "fashion_mnist"):
+        return SmallCNN(num_classes=num_classes, in_channels=1)
+    if dataset == "cifar10":
+        return WideResNet(num_classes=num_classes)
+    raise ValueError(f"unknown dataset {dataset!r}; allowed: mnist, fashion_mnist, cifar10")
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: Tensor, batch_size: int = 1024) -> Tensor:
+    """Logits of ``model`` in eval mode, in batches; restores the mode afterwards.
+
+    ``images`` are ``uint8`` (0-255, converted batch by batch) or float in [0, 1].
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        outputs = []
+        for i in range(0, len(images), batch_size):
+            batch = images[i : i + batch_size]
+            if batch.dtype == torch.uint8:
+                batch = batch.float() / 255
+            outputs.append(model(batch))
+        return torch.cat(outputs)
+    finally:
+        model.train(was_training)
