@@ -99,7 +99,7 @@ def execute(path: Path, profile: str, timeout: int) -> dict:
         "profile": profile,
         "data_source": glued_value(nb, "data_source") or "not reported",
         "seconds": round(seconds, 1),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
         "ssl_teach": ssl_teach.__version__,
         "torch": torch.__version__,
         "machine": f"{device}, {os.cpu_count()} cores, Python {platform.python_version()}",

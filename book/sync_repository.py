@@ -1,0 +1,67 @@
+"""Copy the repository address of ``_config.yml`` into every chapter's install cell.
+
+    python book/sync_repository.py
+
+``repository.url`` in ``_config.yml`` is the only place the address is written by hand. Each
+chapter's first code cell installs ``ssl_teach`` on Colab from that repository, pinned to the
+book's version tag (``v`` + ``ssl_teach.__version__``); this script rewrites those cells, and
+``tests/test_book.py`` checks that they agree.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import ssl_teach  # noqa: E402
+
+MARKER = "# On Colab (or anywhere ssl_teach is missing) install the book's package"
+
+
+def repository_url() -> str:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    return config["repository"]["url"].rstrip("/")
+
+
+def install_cell_source() -> str:
+    """The canonical first code cell of a chapter."""
+    return (
+        f"{MARKER}; a local checkout has it.\n"
+        "import importlib.util, subprocess, sys\n"
+        'if importlib.util.find_spec("ssl_teach") is None:\n'
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q",\n'
+        f'                    "ssl_teach[offline] @ git+{repository_url()}@v{ssl_teach.__version__}"], check=True)'
+    )
+
+
+def chapter_notebooks() -> list[Path]:
+    return sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+
+
+def install_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The first code cell of ``nb`` (which must be the install cell)."""
+    return next(cell for cell in nb.cells if cell.cell_type == "code")
+
+
+def main() -> int:
+    for path in chapter_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        cell = install_cell(nb)
+        if not cell.source.startswith(MARKER):
+            print(f"{path}: the first code cell is not the install cell; fix it by hand")
+            return 1
+        if cell.source != install_cell_source():
+            cell.source = install_cell_source()
+            nbformat.write(nb, path)
+            print(f"{path}: install cell updated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""Throughput benchmark: batched tensor augmentation versus the per-image DataLoader style.
+
+    python -m ssl_teach.benchmark            (or: make benchmark)
+
+Prints images per second, measured in the same run on the same machine, for
+
+1. augmentation alone: a batch of 448 28x28 images (64 labeled + 2 x 192 unlabeled, FixMatch
+   with mu = 3), weak and strong views: ``ssl_teach.augment`` on the in-memory ``uint8`` tensor
+   versus torchvision transforms applied to one PIL image at a time inside a ``DataLoader``
+   (the style of the usual reference implementations);
+2. a supervised training step of the book's small CNN on a batch of 448 weakly augmented
+   images, fed either way;
+3. a FixMatch training step (labeled + weak + strong unlabeled images in one forward pass),
+   when ``ssl_teach.methods.fixmatch`` is available, fed either way.
+
+The reference pipeline is timed with ``num_workers`` 0 and 2 (the machine's cores), and each
+ratio is taken against the *faster* of the two. Figures, not assertions: nothing here fails
+when a machine is slow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+
+from ssl_teach.augment import for_dataset
+from ssl_teach.config import set_seed
+from ssl_teach.data import load_dataset, to_float
+from ssl_teach.models import build_model
+from ssl_teach.train import make_optimizer
+
+BATCH = 448  # 64 labeled + 2 x 3 x 64 unlabeled: a FixMatch step with mu = 3
+
+
+class PerImageDataset(torch.utils.data.Dataset):
+    """torchvision's MNIST style: each item is turned into a PIL image and transformed alone."""
+
+    def __init__(self, images: Tensor, labels: Tensor, transform: Callable) -> None:
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int]:
+        picture = Image.fromarray(self.images[i, 0].numpy(), mode="L")
+        return self.transform(picture), int(self.labels[i])
+
+
+class TwoViews:
+    """The reference FixMatch transform: one PIL image in, its weak and strong views out."""
+
+    def __init__(self, weak: Callable, strong: Callable) -> None:
+        self.weak, self.strong = weak, strong
+
+    def __call__(self, picture: Image.Image) -> tuple[Tensor, Tensor]:
+        return self.weak(picture), self.strong(picture)
+
+
+def reference_transforms() -> tuple[Callable, Callable]:
+    """Per-image equivalents of ``for_dataset("mnist")``: shift by up to 4 px; then RandAugment
+    (2 ops) and a 14x14 cutout (RandomErasing with a fixed size and grey fill)."""
+    import torchvision.transforms as T
+
+    weak = T.Compose([T.RandomCrop(28, padding=4), T.ToTensor()])
+    strong = T.Compose([
+        T.RandomCrop(28, padding=4), T.RandAugment(num_ops=2), T.ToTensor(),
+        T.RandomErasing(p=1.0, scale=(0.25, 0.25), ratio=(1.0, 1.0), value=0.5),
+    ])
+    return weak, strong
+
+
+def _rate(run: Callable[[], None], images_per_call: int, seconds: float) -> float:
+    run()  # warm-up
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds or calls < 2:
+        run()
+        calls += 1
+    return calls * images_per_call / (time.perf_counter() - start)
+
+
+def _loader(images: Tensor, labels: Tensor, transform: Callable, batch: int, workers: int) -> Iterator:
+    dataset = PerImageDataset(images, labels, transform)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True,
+                                         num_workers=workers, persistent_workers=workers > 0)
+    while True:
+        yield from loader
+
+
+def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor) -> None:
+    loss = F.cross_entropy(model(x), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def run(seconds: float = 5.0, workers: tuple[int, ...] = (0, 2)) -> list[tuple[str, str, float]]:
+    """Measure every line of the benchmark; returns (what, how, images per second) rows."""
+    set_seed(0)
+    dataset = load_dataset("mnist")
+    images, labels = dataset.train_images, dataset.train_labels
+    weak, strong = for_dataset("mnist")
+    ref_weak, ref_strong = reference_transforms()
+    rows: list[tuple[str, str, float]] = []
+
+    def batch_index() -> Tensor:
+        return torch.randint(len(images), (BATCH,))
+
+    # 1. augmentation alone
+    rows.append(("weak augmentation", "ssl_teach, batched",
+                 _rate(lambda: weak(to_float(images[batch_index()])), BATCH, seconds)))
+    rows.append(("strong augmentation", "ssl_teach, batched",
+                 _rate(lambda: strong(to_float(images[batch_index()])), BATCH, seconds)))
+    for n in workers:
+        for name, transform in (("weak augmentation", ref_weak), ("strong augmentation", ref_strong)):
+            batches = _loader(images, labels, transform, BATCH, n)
+            rows.append((name, f"DataLoader, per image, {n} workers",
+                         _rate(lambda batches=batches: next(batches), BATCH, seconds)))
+
+    # 2. a supervised training step on weak views
+    model = build_model("mnist")
+    optimizer = make_optimizer(model, lr=0.03, momentum=0.9, weight_decay=5e-4)
+
+    def ours_step() -> None:
+        index = batch_index()
+        _train_step(model, optimizer, weak(to_float(images[index])), labels[index])
+
+    rows.append(("supervised training step", "ssl_teach, batched", _rate(ours_step, BATCH, seconds)))
+    for n in workers:
+        batches = _loader(images, labels, ref_weak, BATCH, n)
+
+        def reference_step(batches: Iterator = batches) -> None:
+            x, y = next(batches)
+            _train_step(model, optimizer, x, y)
+
+        rows.append(("supervised training step", f"DataLoader, per image, {n} workers",
+                     _rate(reference_step, BATCH, seconds)))
+
+    # 3. a FixMatch step (chapter 5), fed either way
+    rows += _fixmatch_rows(images, labels, weak, strong, ref_weak, ref_strong, seconds, workers)
+    return rows
+
+
+def _fixmatch_rows(images: Tensor, labels: Tensor, weak: Callable, strong: Callable, ref_weak: Callable,
+                   ref_strong: Callable, seconds: float, workers: tuple[int, ...]) -> list:
+    try:
+        from ssl_teach.methods.fixmatch import fixmatch_unlabeled_loss
+    except ImportError:
+        return []
+    mu, labeled_batch = 3, 64
+    unlabeled_batch = mu * labeled_batch
+    per_step = labeled_batch + 2 * unlabeled_batch  # what the model sees: 448 images
+    model = build_model("mnist")
+    optimizer = make_optimizer(model, lr=0.03, momentum=0.9, weight_decay=5e-4)
+
+    def step(x_l: Tensor, y_l: Tensor, u_weak: Tensor, u_strong: Tensor) -> None:
+        logits = model(torch.cat([x_l, u_weak, u_strong]))
+        logits_weak, logits_strong = logits[labeled_batch:].chunk(2)
+        loss_u, _ = fixmatch_unlabeled_loss(logits_weak, logits_strong, 0.95)
+        loss = F.cross_entropy(logits[:labeled_batch], y_l) + loss_u
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def ours() -> None:
+        labeled_index = torch.randint(len(images), (labeled_batch,))
+        u = to_float(images[torch.randint(len(images), (unlabeled_batch,))])
+        step(weak(to_float(images[labeled_index])), labels[labeled_index], weak(u), strong(u))
+
+    rows = [("FixMatch training step", "ssl_teach, batched", _rate(ours, per_step, seconds))]
+    for n in workers:
+        labeled_batches = _loader(images, labels, ref_weak, labeled_batch, n)
+        unlabeled_batches = _loader(images, labels, TwoViews(ref_weak, ref_strong), unlabeled_batch, n)
+
+        def reference(lb: Iterator = labeled_batches, ub: Iterator = unlabeled_batches) -> None:
+            x_l, y_l = next(lb)
+            (u_weak, u_strong), _ = next(ub)
+            step(x_l, y_l, u_weak, u_strong)
+
+        rows.append(("FixMatch training step", f"DataLoader, per image, {n} workers",
+                     _rate(reference, per_step, seconds)))
+    return rows
+
+
+def report(rows: list[tuple[str, str, float]]) -> str:
+    """A table of the rows plus, per task, the ratio of ssl_teach to the fastest reference."""
+    lines = [f"{'task':<26} {'pipeline':<34} {'images/s':>10}", "-" * 72]
+    for what, how, rate in rows:
+        lines.append(f"{what:<26} {how:<34} {rate:>10,.0f}")
+    lines.append("-" * 72)
+    for what in dict.fromkeys(r[0] for r in rows):
+        ours = next(rate for w, h, rate in rows if w == what and h.startswith("ssl_teach"))
+        best_reference = max(rate for w, h, rate in rows if w == what and not h.startswith("ssl_teach"))
+        lines.append(f"{what:<26} ssl_teach / best per-image reference: {ours / best_reference:5.1f}x")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="augmentation and training-step throughput")
+    parser.add_argument("--seconds", type=float, default=5.0, help="time per measurement")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
+          f"batch {BATCH} of 28x28 images, CPU")
+    print(report(run(args.seconds)))
+
+
+if __name__ == "__main__":
+    main()
