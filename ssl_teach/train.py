@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,6 +108,7 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     desc: str | None = None,
+    extra_eval: Mapping[str, Callable[[], torch.nn.Module]] | None = None,
 ) -> History:
     """Train ``method`` on ``data`` and return its :class:`History`.
 
@@ -115,6 +117,9 @@ def fit(
     written atomically every ``checkpoint_every`` steps (default: every evaluation) and at the
     end; with ``resume=True`` an existing checkpoint is loaded and training continues exactly
     where it stopped (same batches, same augmentations, same weights as an uninterrupted run).
+    ``extra_eval`` maps names to functions returning more models to evaluate at each evaluation
+    (e.g. ``{"student": lambda: method.model}`` next to Mean Teacher's teacher); their test
+    accuracies are recorded in ``history.eval`` as ``<name>_acc``.
     """
     profile = profile if isinstance(profile, Profile) else get_profile(profile)
     steps = _check_positive_int("steps", steps if steps is not None else profile.steps)
@@ -128,6 +133,11 @@ def fit(
     for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
         if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    for name in extra_eval or {}:
+        if name in ("test", "val") or isinstance(extra_eval[name], torch.nn.Module) \
+                or not callable(extra_eval[name]):
+            raise ValueError(f"extra_eval[{name!r}] must be a function returning a model, under a "
+                             f"name other than 'test' and 'val'; got {extra_eval[name]!r}")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<path> to resume from")
     if len(data.labeled) == 0:
@@ -232,6 +242,8 @@ def fit(
             if done % eval_every == 0 or done == steps:
                 row = {"step": done, "test_acc": evaluate(method.eval_model(), data.test_images,
                                                           data.test_labels)}
+                for name, get_model in (extra_eval or {}).items():
+                    row[f"{name}_acc"] = evaluate(get_model(), data.test_images, data.test_labels)
                 if len(data.val):
                     val = data.val.to(device)
                     row["val_acc"] = evaluate(method.eval_model(), data.images[val], data.labels[val])
