@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NOTEBOOKS ?= $(wildcard chapters/*.ipynb)
 
-.PHONY: book test notebooks benchmark clean
+.PHONY: book test notebooks benchmark check-site clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest tests
 	SSL_TEACH_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=900 chapters/
+
+## make check-site: open the built website in headless Chromium (Debian's chromium) and check
+## every page: console errors, images, mathematics, launch buttons, search; screenshots
+check-site: $(STAMP)
+	test -d _build/mathjax/node_modules/mathjax || npm install --silent --prefix _build/mathjax mathjax@3
+	$(BIN)/python book/check_site.py
 
 ## make notebooks: re-execute the chapters in the cpu profile and store their outputs
 notebooks: $(STAMP)

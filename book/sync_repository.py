@@ -33,7 +33,10 @@ def install_cell_source() -> str:
     """The canonical first code cell of a chapter."""
     return (
         f"{MARKER}; a local checkout has it.\n"
-        "import importlib.util, subprocess, sys\n"
+        "import importlib.util\n"
+        "import subprocess\n"
+        "import sys\n"
+        "\n"
         'if importlib.util.find_spec("ssl_teach") is None:\n'
         '    subprocess.run([sys.executable, "-m", "pip", "install", "-q",\n'
         f'                    "ssl_teach[offline] @ git+{repository_url()}@v{ssl_teach.__version__}"], check=True)'

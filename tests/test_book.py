@@ -1,0 +1,84 @@
+"""The book's integrity: every chapter is listed, installable on Colab, executed and cited."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "book"))
+
+from sync_repository import chapter_notebooks, install_cell, install_cell_source  # noqa: E402
+
+CHAPTERS = chapter_notebooks()
+MAX_NOTEBOOK_BYTES = 2 * 1024 * 1024
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part.get("chapters", [])]
+    return files
+
+
+def test_there_are_chapters():
+    assert CHAPTERS and CHAPTERS[0].name == "00_setting.ipynb"
+
+
+def test_every_toc_entry_exists_and_every_chapter_is_in_the_toc():
+    files = toc_files()
+    for file in files:
+        assert any((ROOT / f"{file}{suffix}").exists() for suffix in (".md", ".ipynb")), file
+    for path in CHAPTERS:
+        assert f"chapters/{path.stem}" in files, f"{path.name} is missing from _toc.yml"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_installs_the_package_on_colab_with_hidden_output(path):
+    cell = install_cell(nbformat.read(path, as_version=4))
+    assert cell.source == install_cell_source(), "run: python book/sync_repository.py"
+    assert "remove-output" in cell.metadata.get("tags", [])
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_outputs_come_from_one_clean_complete_run(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count for cell in code), "some cells were never executed"
+    counts = [cell.execution_count for cell in code]
+    assert counts == list(range(1, len(code) + 1)), "outputs are not from one top-to-bottom run"
+    errors = [o for cell in code for o in cell.outputs if o.output_type == "error"]
+    assert not errors, errors[:1]
+    assert path.stat().st_size < MAX_NOTEBOOK_BYTES
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_reports_its_data_source_and_has_exercises_and_references(path):
+    nb = nbformat.read(path, as_version=4)
+    source = "\n".join(cell.source for cell in nb.cells)
+    assert 'glue("data_source"' in source
+    assert "{exercise}" in source and "{solution}" in source
+    assert "{footbibliography}" in source and "Pitfalls" in source
+
+
+def test_every_citation_is_in_the_bibliography():
+    keys = set(re.findall(r"@\w+\{([^,]+),", (ROOT / "book" / "references.bib").read_text()))
+    pages = CHAPTERS + sorted((ROOT / "book").glob("*.md"))
+    for page in pages:
+        text = page.read_text()
+        for group in re.findall(r"\{(?:foot)?cite(?::\w+)?\}`([^`]+)`", text):
+            for key in group.split(","):
+                assert key.strip() in keys, f"{page.name} cites unknown key {key.strip()!r}"
+
+
+def test_status_page_covers_every_chapter():
+    status = json.loads((ROOT / "book" / "status.json").read_text())
+    for path in CHAPTERS:
+        row = status[f"chapters/{path.name}"]
+        assert row["profile"] == "cpu", f"{path.name} outputs come from the {row['profile']} profile"
+        assert row["data_source"] != "not reported"
