@@ -27,9 +27,9 @@ How the mixed batch goes through BatchNorm is the ``bn_mode`` option (the chapte
   mix and its running statistics average the whole mix (FixMatch does this);
 * ``"separate"``: one forward per chunk of B images (the labeled chunk, then the unlabeled
   chunks), each normalised by its own statistics and each updating the running statistics;
-* ``"interleave"``: the official code: swap slices between the chunks so every chunk holds a
-  proportional share of each (:func:`interleave`), forward chunk by chunk, and let only the
-  first chunk update the running statistics; swap the logits back.
+* ``"interleave"``: the official code: swap slices between the chunks so the first chunk holds
+  a proportional share of every chunk (:func:`interleave`), forward chunk by chunk, and let only
+  that first chunk update the running statistics; swap the logits back.
 
 Explained in chapter 4 (chapters/04_mixmatch.ipynb).
 """
