@@ -249,3 +249,10 @@ def test_with_pseudo_labels_adds_images_and_keeps_true_labels(tiny_dataset):
         with_pseudo_labels(data, index, pseudo[:2])
     with pytest.raises(ValueError, match="index must lie"):
         with_pseudo_labels(data, torch.tensor([10_000]), torch.tensor([0]))
+
+
+def test_numpy_numbers_are_accepted():
+    import numpy as np
+
+    assert lee_alpha(np.int64(350), np.int64(100), 600, np.float64(3.0)) == pytest.approx(1.5)
+    assert make_pseudo_labels(LOGITS, np.float32(0.5))[1].tolist() == [True, False]

@@ -31,6 +31,8 @@ Wrong pseudo-labels are learned exactly like right ones: that is confirmation bi
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -46,7 +48,7 @@ from ssl_teach.models import predict_logits
 
 
 def _check_threshold(threshold: float) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
     return float(threshold)
 
@@ -63,7 +65,7 @@ def lee_alpha(t: float, t1: float, t2: float, alpha_f: float) -> float:
     the step budget. With ``t1 == t2`` the weight jumps from 0 to ``alpha_f`` at ``t1``.
     """
     for name, value in (("t", t), ("t1", t1), ("t2", t2), ("alpha_f", alpha_f)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
             raise ValueError(f"{name} must be a number, got {value!r}")
     if t1 < 0:
         raise ValueError(f"t1 must be >= 0, got {t1!r}")
