@@ -1,4 +1,3 @@
-import copy
 import math
 
 import pytest
@@ -8,7 +7,7 @@ from ssl_teach.augment import for_dataset
 from ssl_teach.config import set_seed
 from ssl_teach.data import make_ssl_data
 from ssl_teach.methods.base import Batch
-from ssl_teach.methods.fixmatch import FixMatch, fixmatch_unlabeled_loss, running_stats_from_first_rows
+from ssl_teach.methods.fixmatch import FixMatch, fixmatch_unlabeled_loss
 from ssl_teach.models import SmallCNN
 from ssl_teach.train import fit
 
@@ -206,73 +205,3 @@ def test_strong_view_cutout_is_sized_for_28_pixels():
     _, strong = for_dataset("fashion_mnist")
     assert strong.cutout_size == 14  # half the side, as 16 px is half of CIFAR's 32
     assert strong.num_ops == 2  # RandAugment with 2 random ops per image
-
-
-# --------------------------------------------------------------------------- BatchNorm statistics
-
-
-def bn_layers(model):
-    return [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-
-
-def test_running_stats_from_first_rows_normalise_with_the_whole_batch_but_average_the_first_rows():
-    set_seed(0)
-    model = SmallCNN(width=4)
-    clean, strong = torch.rand(6, 1, 28, 28), torch.rand(6, 1, 28, 28) * 0.2 + 0.8  # very different rows
-    reference_all, reference_clean = copy.deepcopy(model), copy.deepcopy(model)
-    with running_stats_from_first_rows(model, rows=6):
-        logits = model(torch.cat([clean, strong]))
-    # the forward itself is unchanged: batch statistics of all 12 rows
-    assert torch.allclose(logits, reference_all(torch.cat([clean, strong])), atol=1e-5)
-    # the first BN layer sees the same conv output for the clean rows whatever else is in the
-    # batch, so its running statistics must equal those of a forward of the clean rows alone
-    reference_clean(clean)
-    first, first_clean, first_all = bn_layers(model)[0], bn_layers(reference_clean)[0], bn_layers(reference_all)[0]
-    assert torch.allclose(first.running_mean, first_clean.running_mean, atol=1e-6)
-    assert torch.allclose(first.running_var, first_clean.running_var, atol=1e-5)
-    assert not torch.allclose(first.running_mean, first_all.running_mean, atol=1e-4)  # the test can fail
-    assert all(layer.num_batches_tracked.item() == 1 for layer in bn_layers(model))
-    assert all(layer.track_running_stats and not layer._forward_pre_hooks for layer in bn_layers(model))
-
-
-def test_running_stats_from_first_rows_leave_eval_mode_alone_and_reject_bad_rows():
-    model = SmallCNN(width=4).eval()
-    before = bn_layers(model)[0].running_mean.clone()
-    with running_stats_from_first_rows(model, rows=2):
-        model(torch.rand(4, 1, 28, 28))
-    assert torch.equal(before, bn_layers(model)[0].running_mean)
-    with pytest.raises(ValueError, match="rows must be an int >= 2"):
-        with running_stats_from_first_rows(model, rows=1):
-            pass
-
-
-@pytest.mark.parametrize("bn_stats", ["all", "clean"])
-def test_bn_stats_modes_keep_one_forward_and_update_once(bn_stats):
-    set_seed(0)
-    model = CountingCNN()
-    method = FixMatch(model, *for_dataset("fashion_mnist"), bn_stats=bn_stats, ema_decay=None)
-    set_seed(1)
-    loss, _ = method.loss(make_batch(4, 2), step=0)
-    assert model.calls == [4 + 2 * 8]
-    assert all(layer.num_batches_tracked.item() == 1 for layer in bn_layers(model))
-    loss.backward()
-    assert all(p.grad is not None for p in model.parameters())
-
-
-def test_bn_stats_clean_gives_the_same_loss_but_different_running_statistics():
-    weak, strong = for_dataset("fashion_mnist")
-    results = {}
-    for bn_stats in ("all", "clean"):
-        set_seed(0)
-        model = SmallCNN(width=4)
-        method = FixMatch(model, weak, strong, threshold=0.0, bn_stats=bn_stats, ema_decay=None)
-        set_seed(1)
-        loss, _ = method.loss(make_batch(4, 2), step=0)
-        results[bn_stats] = (loss.item(), bn_layers(model)[0].running_mean.clone())
-    assert results["all"][0] == pytest.approx(results["clean"][0], rel=1e-5)
-    assert not torch.allclose(results["all"][1], results["clean"][1])
-
-
-def test_bad_bn_stats_raises():
-    with pytest.raises(ValueError, match="bn_stats must be one of"):
-        FixMatch(SmallCNN(width=4), *for_dataset("fashion_mnist"), bn_stats="labeled")

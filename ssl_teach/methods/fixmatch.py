@@ -12,11 +12,9 @@ trained to predict (the paper's Algorithm 1 and equations 1-4):
 
 Note the 1/(mu B): the masked sum is divided by the WHOLE unlabeled batch, not by the number of
 confident images, so the unlabeled term grows with the mask rate. Labeled, weak and strong
-batches go through the network in ONE forward pass in train mode, so BatchNorm normalises them
-together and, in the official code, its running statistics (used at test time) average all
-three; with ``bn_stats="clean"`` they average the labeled and weak rows only
-(:func:`running_stats_from_first_rows`). The pseudo-label comes from the student itself, not
-from the EMA model; the EMA model is only evaluated.
+batches go through the network in ONE forward pass in train mode, so BatchNorm sees (and
+its running statistics average) all three together, as in the official code. The pseudo-label
+comes from the student itself, not from the EMA model; the EMA model is only evaluated.
 
 Explained in chapter 5 (chapters/05_fixmatch.ipynb).
 """
@@ -24,8 +22,6 @@ Explained in chapter 5 (chapters/05_fixmatch.ipynb).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
@@ -87,46 +83,6 @@ def fixmatch_unlabeled_loss(
     return loss, mask
 
 
-BN_STATS = ("all", "clean")
-
-
-@contextmanager
-def running_stats_from_first_rows(model: nn.Module, rows: int) -> Iterator[nn.Module]:
-    """Within the block, every BatchNorm layer in train mode normalises with the statistics of
-    its whole input batch, as usual, but updates its running mean and variance from the first
-    ``rows`` rows only (PyTorch's update: running = (1 - m) running + m batch, unbiased variance).
-
-    FixMatch forwards concat(labeled, weak, strong) in one pass; with ``rows`` = the labeled and
-    weak rows, the statistics used at test time describe the images a test image resembles,
-    not the strong views (Cutout squares, solarised or equalised images)."""
-    if not isinstance(rows, int) or rows < 2:
-        raise ValueError(f"rows must be an int >= 2 (a variance needs two rows), got {rows!r}")
-    layers = [m for m in model.modules()
-              if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-
-    def update_from_first_rows(layer: nn.modules.batchnorm._BatchNorm, inputs: tuple[Tensor]) -> None:
-        if not layer.training:
-            return
-        with torch.no_grad():
-            x = inputs[0][:rows]
-            dims = [0, *range(2, x.dim())]
-            layer.num_batches_tracked.add_(1)
-            m = layer.momentum if layer.momentum is not None else 1.0 / float(layer.num_batches_tracked)
-            layer.running_mean.mul_(1 - m).add_(x.mean(dims), alpha=m)
-            layer.running_var.mul_(1 - m).add_(x.var(dims, unbiased=True), alpha=m)
-
-    handles = [layer.register_forward_pre_hook(update_from_first_rows) for layer in layers]
-    try:
-        for layer in layers:
-            layer.track_running_stats = False  # normalise with batch statistics, update nothing
-        yield model
-    finally:
-        for handle in handles:
-            handle.remove()
-        for layer in layers:
-            layer.track_running_stats = True
-
-
 class FixMatch(Method):
     """FixMatch with one concatenated forward of labeled, weak and strong batches.
 
@@ -141,12 +97,6 @@ class FixMatch(Method):
             unlabeled batch really is ``mu`` times the labeled one.
         ema_decay: evaluate with an EMA of the parameters at this decay (paper: 0.999);
             ``None`` evaluates the model itself.
-        bn_stats: which rows of the one concatenated forward pass update BatchNorm's running
-            statistics (the ones used at test time). ``"all"``, the official code: labeled,
-            weak and strong rows. ``"clean"``: the labeled and weak rows only (like the
-            reference baselines that keep the statistics of the labeled pass); every row is
-            still normalised with the statistics of the whole batch during training.
-            Chapter 5 measures the difference.
 
     ``loss`` logs ``loss_labeled``, ``loss_unlabeled``, ``mask_rate`` (fraction of unlabeled
     images above the threshold), ``mask_correct_rate`` (fraction with a confident AND right
@@ -165,7 +115,6 @@ class FixMatch(Method):
         lambda_u: float = 1.0,
         mu: int | None = None,
         ema_decay: float | None = 0.999,
-        bn_stats: str = "all",
     ) -> None:
         super().__init__(model, ema_decay)
         if not callable(weak) or not callable(strong):
@@ -175,13 +124,10 @@ class FixMatch(Method):
             raise ValueError(f"lambda_u must be a finite number >= 0, got {lambda_u!r}")
         if mu is not None and (not isinstance(mu, int) or isinstance(mu, bool) or mu < 1):
             raise ValueError(f"mu must be None or an int >= 1, got {mu!r}")
-        if bn_stats not in BN_STATS:
-            raise ValueError(f"bn_stats must be one of {BN_STATS}, got {bn_stats!r}")
         self.weak, self.strong = weak, strong
         self.threshold = check_threshold(threshold)
         self.lambda_u = float(lambda_u)
         self.mu = mu
-        self.bn_stats = bn_stats
 
     def loss(self, batch: Batch, step: int) -> tuple[Tensor, dict[str, float]]:
         n_labeled, n_unlabeled = len(batch.x_labeled), len(batch.x_unlabeled)
@@ -195,11 +141,7 @@ class FixMatch(Method):
         # Algorithm 1: one forward of concat(weak(x), weak(u), strong(u)) in train mode
         inputs = torch.cat([self.weak(batch.x_labeled), self.weak(batch.x_unlabeled),
                             self.strong(batch.x_unlabeled)])
-        if self.bn_stats == "all":
-            logits = self.model(inputs)
-        else:  # running statistics from the labeled and weak rows only
-            with running_stats_from_first_rows(self.model, n_labeled + n_unlabeled):
-                logits = self.model(inputs)
+        logits = self.model(inputs)
         logits_labeled = logits[:n_labeled]
         logits_weak, logits_strong = logits[n_labeled:].chunk(2)
 
