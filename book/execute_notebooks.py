@@ -53,9 +53,11 @@ def glued_value(nb: nbformat.NotebookNode, name: str) -> str | None:
     """The text/plain value a notebook glued under ``name`` (myst-nb ``glue``), if any."""
     for cell in nb.cells:
         for output in cell.get("outputs", []):
-            if output.get("metadata", {}).get("scrapbook", {}).get("name") == name:
-                text = output.get("data", {}).get("text/plain", "")
-                return text.strip("'\"") if isinstance(text, str) else "".join(text).strip("'\"")
+            scrapbook = output.get("metadata", {}).get("scrapbook", {})
+            if scrapbook.get("name") == name:
+                key = scrapbook.get("mime_prefix", "") + "text/plain"
+                text = output.get("data", {}).get(key, "")
+                return ("".join(text) if isinstance(text, list) else text).strip("'\"")
     return None
 
 
@@ -79,13 +81,16 @@ def write_status_page(status: dict) -> None:
     STATUS_MD.write_text("\n".join(lines) + "\n")
 
 
-def execute(path: Path, profile: str, timeout: int) -> dict:
+def execute(path: Path, profile: str, timeout: int, threads: int | None) -> dict:
     import torch
 
     import ssl_teach
 
     nb = nbformat.read(path, as_version=4)
     os.environ["SSL_TEACH_PROFILE"] = profile
+    if threads is None:  # one thread per run when other work already fills the cores
+        threads = 1 if os.getloadavg()[0] >= (os.cpu_count() or 1) else (os.cpu_count() or 1)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
@@ -102,7 +107,8 @@ def execute(path: Path, profile: str, timeout: int) -> dict:
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
         "ssl_teach": ssl_teach.__version__,
         "torch": torch.__version__,
-        "machine": f"{device}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": f"{device}, {os.cpu_count()} cores ({threads} torch thread{'s' * (threads > 1)}), "
+                   f"Python {platform.python_version()}",
     }
 
 
@@ -111,11 +117,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
     parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per run (default: all cores, or 1 when the machine is busy)")
+    parser.add_argument("--status-only", action="store_true",
+                        help="do not execute; re-read the data source from the stored outputs")
     args = parser.parse_args(argv)
     status = json.loads(STATUS_JSON.read_text()) if STATUS_JSON.exists() else {}
     for path in args.notebooks:
         key = path.resolve().relative_to(ROOT).as_posix()
-        status[key] = execute(path, args.profile, args.timeout)
+        if args.status_only:
+            nb = nbformat.read(path, as_version=4)
+            status[key]["data_source"] = glued_value(nb, "data_source") or "not reported"
+        else:
+            status[key] = execute(path, args.profile, args.timeout, args.threads)
         STATUS_JSON.write_text(json.dumps(status, indent=2, sort_keys=True) + "\n")
         write_status_page(status)
     return 0

@@ -14,8 +14,11 @@ Prints images per second, measured in the same run on the same machine, for
    when ``ssl_teach.methods.fixmatch`` is available, fed either way.
 
 The reference pipeline is timed with ``num_workers`` 0 and 2 (the machine's cores), and each
-ratio is taken against the *faster* of the two. Figures, not assertions: nothing here fails
-when a machine is slow.
+ratio is taken against the *faster* of the two. ``--threads`` fixes PyTorch's thread count;
+on a machine busy with other work use ``--threads 1``: two threads per process on loaded cores
+spend their time waiting for each other, which slows the batched tensor operations (and not the
+per-image PIL code) by an order of magnitude and measures the contention, not the pipelines.
+Figures, not assertions: nothing here fails when a machine is slow.
 """
 
 from __future__ import annotations
@@ -204,7 +207,12 @@ def report(rows: list[tuple[str, str, float]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description="augmentation and training-step throughput")
     parser.add_argument("--seconds", type=float, default=5.0, help="time per measurement")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: PyTorch's choice); on a machine busy with other "
+                             "work, 1 avoids measuring thread contention instead of the pipelines")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
           f"batch {BATCH} of 28x28 images, CPU")
     print(report(run(args.seconds)))
