@@ -129,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
             nb = nbformat.read(path, as_version=4)
             status[key]["data_source"] = glued_value(nb, "data_source") or "not reported"
         else:
-            status[key] = execute(path, args.profile, args.timeout, args.threads)
+            row = execute(path, args.profile, args.timeout, args.threads)
+            # other runs may have written the file meanwhile: merge into its current contents
+            status = json.loads(STATUS_JSON.read_text()) if STATUS_JSON.exists() else {}
+            status[key] = row
         STATUS_JSON.write_text(json.dumps(status, indent=2, sort_keys=True) + "\n")
         write_status_page(status)
     return 0

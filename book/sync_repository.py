@@ -21,6 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 import ssl_teach  # noqa: E402
 
+#: hidden on the website: the output of pip, and (behind a toggle) the cell itself
+INSTALL_CELL_TAGS = ("hide-input", "remove-output")
 MARKER = "# On Colab (or anywhere ssl_teach is missing) install the book's package"
 
 
@@ -44,7 +46,15 @@ def install_cell_source() -> str:
 
 
 def chapter_notebooks() -> list[Path]:
+    """Every chapter notebook, published (in ``_toc.yml``) or still a draft."""
     return sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+
+
+def published_chapters() -> list[Path]:
+    """The chapter notebooks listed in ``_toc.yml``: the ones the website shows."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc.get("parts", []) for c in part.get("chapters", [])]
+    return [path for path in chapter_notebooks() if f"chapters/{path.stem}" in files]
 
 
 def install_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -59,8 +69,10 @@ def main() -> int:
         if not cell.source.startswith(MARKER):
             print(f"{path}: the first code cell is not the install cell; fix it by hand")
             return 1
-        if cell.source != install_cell_source():
+        tags = cell.metadata.get("tags", [])
+        if cell.source != install_cell_source() or not set(INSTALL_CELL_TAGS) <= set(tags):
             cell.source = install_cell_source()
+            cell.metadata["tags"] = sorted(set(tags) | set(INSTALL_CELL_TAGS))
             nbformat.write(nb, path)
             print(f"{path}: install cell updated")
     return 0

@@ -1,4 +1,8 @@
-"""The book's integrity: every chapter is listed, installable on Colab, executed and cited."""
+"""The book's integrity: every published chapter is installable on Colab, executed and cited.
+
+A chapter is published when ``_toc.yml`` lists it. Draft notebooks in ``chapters/`` are not on
+the website, but nbval still runs them in the smoke profile (``make test``).
+"""
 
 import json
 import re
@@ -12,9 +16,14 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "book"))
 
-from sync_repository import chapter_notebooks, install_cell, install_cell_source  # noqa: E402
+from sync_repository import (  # noqa: E402
+    INSTALL_CELL_TAGS,
+    install_cell,
+    install_cell_source,
+    published_chapters,
+)
 
-CHAPTERS = chapter_notebooks()
+CHAPTERS = published_chapters()
 MAX_NOTEBOOK_BYTES = 2 * 1024 * 1024
 
 
@@ -30,19 +39,16 @@ def test_there_are_chapters():
     assert CHAPTERS and CHAPTERS[0].name == "00_setting.ipynb"
 
 
-def test_every_toc_entry_exists_and_every_chapter_is_in_the_toc():
-    files = toc_files()
-    for file in files:
+def test_every_toc_entry_exists():
+    for file in toc_files():
         assert any((ROOT / f"{file}{suffix}").exists() for suffix in (".md", ".ipynb")), file
-    for path in CHAPTERS:
-        assert f"chapters/{path.stem}" in files, f"{path.name} is missing from _toc.yml"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_chapter_installs_the_package_on_colab_with_hidden_output(path):
     cell = install_cell(nbformat.read(path, as_version=4))
     assert cell.source == install_cell_source(), "run: python book/sync_repository.py"
-    assert "remove-output" in cell.metadata.get("tags", [])
+    assert set(INSTALL_CELL_TAGS) <= set(cell.metadata.get("tags", []))
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
