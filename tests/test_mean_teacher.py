@@ -119,7 +119,11 @@ def test_teacher_follows_the_ema_formula_after_several_optimizer_steps(tiny_data
         decays.append(a)
         for e, s in zip(expected, method.student.parameters()):
             e.mul_(a).add_((1 - a) * s.detach())
+        own_statistics = [b.clone() for b in method.teacher.buffers()]
         original_after_step(step)
+        # the teacher keeps the BatchNorm statistics of its own forward passes
+        for b, own in zip(method.teacher.buffers(), own_statistics):
+            assert torch.equal(b, own)
 
     method.after_step = after_step
     fit(method, data, "smoke", steps=6, eval_every=6, batch_size=8, mu=2, progress=False)
@@ -130,9 +134,12 @@ def test_teacher_follows_the_ema_formula_after_several_optimizer_steps(tiny_data
     assert any(not torch.allclose(t, i) for t, i in zip(method.teacher.parameters(), initial))
     assert any(not torch.allclose(t, s) for t, s in zip(method.teacher.parameters(),
                                                         method.student.parameters()))
-    # buffers (BatchNorm running statistics) are copied from the student
-    for t, s in zip(method.teacher.buffers(), method.student.buffers()):
-        assert torch.equal(t, s)
+    # BatchNorm running statistics: the teacher's own (gathered by its train-mode forwards on its
+    # own views, with its own weights), not a copy of the student's
+    teacher_bn = [m for m in method.teacher.modules() if isinstance(m, nn.BatchNorm2d)]
+    student_bn = [m for m in method.student.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert all(int(m.num_batches_tracked) == 6 for m in teacher_bn)  # one forward per step
+    assert not all(torch.allclose(t.running_mean, s.running_mean) for t, s in zip(teacher_bn, student_bn))
     assert method.eval_model() is method.teacher  # the teacher is the model evaluated
 
 

@@ -14,8 +14,10 @@ average of the student's, updated after every optimizer step (eq. 3):
 The teacher runs under ``torch.no_grad`` (the target carries no gradient: only the student
 learns from the loss; the teacher learns only through the average). The teacher is the model
 that is evaluated. The EMA is :class:`ssl_teach.ema.EMA`, the same object every other method
-uses for evaluation; with decay 0 the teacher *is* the student and Mean Teacher becomes the
-Pi-model with a stop-gradient on the target view (``ssl_teach.methods.pi_model.PiModel``).
+uses for evaluation (here without its copy of the student's BatchNorm statistics: the teacher
+keeps its own, see :class:`MeanTeacher`). With decay 0 the teacher *is* the student and Mean
+Teacher becomes the Pi-model with a stop-gradient on the target view
+(``ssl_teach.methods.pi_model.PiModel``).
 
 A published library's Mean Teacher compared the teacher's prediction with itself, so its
 consistency loss was always 0 and it trained as supervised-only (USB issues 102 and 226). The
@@ -48,18 +50,18 @@ def mean_teacher_weight(step: int, w_max: float, rampup_steps: int) -> float:
 class MeanTeacher(Method):
     """Student and EMA teacher; consistency between student(view 1) and teacher(view 2).
 
-    BatchNorm. :class:`~ssl_teach.ema.EMA` averages the parameters and *copies* the buffers
-    (the running mean and variance) from the student. Those statistics were gathered with the
-    student's weights, not the teacher's averaged ones, so a teacher forwarded in eval mode
-    would normalise its activations with statistics that do not belong to it (badly so early
-    on, while the weights move fast). The teacher's forward during training therefore runs in
-    **train mode**: BatchNorm normalises with the statistics of the teacher's own batch,
-    computed with its own weights, exactly as the student's forward does, and as the reference
-    PyTorch code does (``ema_model.train()`` in CuriousAI/mean-teacher). Both predictions then
-    differ only by weights and views, not by normalisation. The running statistics this forward
-    updates in the teacher are overwritten by the next EMA update, so evaluation (in eval mode,
-    like every method's EMA model) uses the student's live statistics, as the book's shared
-    convention says.
+    BatchNorm. The teacher's forward during training runs in **train mode**: BatchNorm normalises
+    with the statistics of the teacher's own batch, computed with the teacher's own weights,
+    exactly as the student's forward does, and as the reference PyTorch code does
+    (``ema_model.train()`` in CuriousAI/mean-teacher). In eval mode it would normalise with
+    running statistics, and those would have to come from somewhere: :class:`~ssl_teach.ema.EMA`
+    copies them from the student, but they were gathered with the student's weights, not the
+    teacher's averaged ones, so they do not fit the teacher (badly so early on, and whenever
+    the consistency term keeps the student's weights moving). For the same reason the teacher
+    **keeps its own running statistics**: its train-mode forward updates them every step, and
+    :meth:`after_step` averages the parameters but leaves the teacher's buffers alone, as the
+    reference code does (it averages ``parameters()`` only). The teacher, evaluated in eval
+    mode like every method's EMA model, therefore uses statistics that belong to its weights.
 
     Args:
         model: the student network (the teacher is an EMA copy of it).
@@ -108,5 +110,14 @@ class MeanTeacher(Method):
         return loss, {"loss_labeled": loss_labeled.item(),
                       "loss_consistency": loss_consistency.item(), "weight": weight}
 
-    # after_step (inherited) updates the teacher: theta' <- a theta' + (1 - a) theta (eq. 3);
+    def after_step(self, step: int) -> None:
+        """theta' <- a theta' + (1 - a) theta over the parameters (eq. 3); the teacher keeps the
+        BatchNorm statistics its own forward passes gathered (``EMA.update`` would copy the
+        student's)."""
+        own_statistics = [buffer.clone() for buffer in self.teacher.buffers()]
+        super().after_step(step)  # the EMA update of the teacher
+        with torch.no_grad():
+            for buffer, own in zip(self.teacher.buffers(), own_statistics, strict=True):
+                buffer.copy_(own)
+
     # eval_model (inherited) returns the teacher.
