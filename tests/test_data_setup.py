@@ -94,6 +94,10 @@ def test_apt_install_is_not_tried_when_it_cannot_help(monkeypatch, tmp_path):
     monkeypatch.setenv("SSL_TEACH_FASHION_MNIST_DIR", str(tmp_path))
     allowed, why = ensure_data.can_apt_install()
     assert not allowed and "SSL_TEACH_FASHION_MNIST_DIR points at" in why
+    monkeypatch.delenv("SSL_TEACH_FASHION_MNIST_DIR")
+    monkeypatch.setattr(ensure_data.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(ensure_data.shutil, "which", lambda name: f"/usr/bin/{name}")
+    assert ensure_data.can_apt_install() == (False, "skipped (not root)")
 
 
 # --------------------------------------------------------------------------- the settings
