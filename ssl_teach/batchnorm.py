@@ -8,8 +8,9 @@ for semi-supervised learning:
   should not move the running statistics (:func:`frozen_bn_statistics`; the TF baselines and
   USB's ``freeze_bn`` do the same);
 * after a short run the running statistics lag behind the weights, and an EMA model's copy of
-  them was gathered by *other* weights; :func:`recompute_bn_statistics` measures how much that
-  costs by re-estimating them with the final weights (chapters 1-5).
+  them was gathered by *other* weights; :func:`recompute_bn_statistics` re-estimates them with
+  the evaluated weights themselves, which every evaluation of ``fit`` does
+  (``ssl_teach.evaluation``; chapter 0 measures the cost of skipping it).
 """
 
 from __future__ import annotations
@@ -46,22 +47,35 @@ def frozen_bn_statistics(model: nn.Module) -> Iterator[nn.Module]:
 
 
 @torch.no_grad()
-def recompute_bn_statistics(model: nn.Module, data: SSLData, augment: Augmentation, batches: int = 10,
-                            batch_size: int = 256, seed: int = 0) -> nn.Module:
+def recompute_bn_statistics(model: nn.Module, data: SSLData, augment: Augmentation | None = None,
+                            batches: int = 10, batch_size: int = 256, seed: int = 0,
+                            pool: Tensor | None = None) -> nn.Module:
     """A copy of ``model`` in eval mode whose BatchNorm statistics are a plain (cumulative)
-    average, computed with the model's own final weights, over ``batches`` batches of augmented
-    views of random unlabeled training images. ``model`` itself is not changed.
+    average, computed with the model's own final weights, over ``batches`` batches of random
+    training images from ``pool`` (indices into ``data.images``; default ``data.unlabeled``),
+    augmented with ``augment`` (``None``: the images as they are). ``model`` is not changed.
+    This is "precise BatchNorm" (Wu and Johnson, 2021); ``ssl_teach.evaluation`` applies it
+    before every evaluation.
     """
     check_int("batches", batches, least=1)
     check_int("batch_size", batch_size, least=1)
-    if len(data.unlabeled) == 0:
-        raise ValueError("data.unlabeled is empty: there are no images to recompute the statistics from")
+    pool = data.unlabeled if pool is None else pool
+    if len(pool) == 0:
+        raise ValueError("the pool of images (default data.unlabeled) is empty: there are no images "
+                         "to recompute the statistics from")
     model = copy.deepcopy(model).train()
-    for layer in _batchnorm_layers(model):
+    layers = _batchnorm_layers(model)
+    if not layers:
+        return model.eval()
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
         layer.reset_running_stats()
         layer.momentum = None  # None: a cumulative average instead of an exponential one
     generator = torch.Generator().manual_seed(seed)
     for _ in range(batches):
-        pick = data.unlabeled[torch.randint(len(data.unlabeled), (batch_size,), generator=generator)]
-        model(augment(to_float(data.images[pick.to(data.images.device)]), generator=generator))
+        pick = pool[torch.randint(len(pool), (batch_size,), generator=generator)]
+        images = to_float(data.images[pick.to(data.images.device)])
+        model(augment(images, generator=generator) if augment is not None else images)
+    for layer, momentum in zip(layers, momenta):
+        layer.momentum = momentum
     return model.eval()

@@ -39,6 +39,7 @@ class Profile:
         ema_decay: decay of the EMA model used for evaluation (and by teachers). The papers'
             0.999 averages over ~1,000 steps, the whole of a ``cpu`` run, so shorter budgets
             use a shorter average.
+        lr: the initial learning rate of ``fit`` (SGD; decayed by the cosine schedule).
     """
 
     name: str
@@ -50,6 +51,7 @@ class Profile:
     max_test: int | None
     seeds: tuple[int, ...]
     ema_decay: float
+    lr: float = 0.03
 
     def with_(self, **changes: object) -> Profile:
         """A copy with some fields changed, e.g. ``profile.with_(steps=200)``."""

@@ -1,7 +1,11 @@
-"""Models: a small CNN for 28x28 images and WideResNet-28-2 for 32x32 CIFAR-10.
+"""Models: a CPU-sized LeNet-style CNN and a larger CNN for 28x28 images, WideResNet-28-2 for CIFAR-10.
 
-Both return class logits, and with ``return_features=True`` also the pooled feature vector
-(the embedding later chapters project and compare). Explained in chapter 0.
+Each returns class logits, and with ``return_features=True`` also its feature vector (the
+embedding later chapters project and compare). A profile sets the model as well as the budget
+(:func:`build_model`): a network that costs a second per FixMatch step on 2 CPU cores cannot
+converge in a CPU chapter, so the ``cpu`` and ``smoke`` profiles use :class:`LeNet`, chosen by
+measurement (chapter 0, ``python -m ssl_teach.benchmark --models``), and ``gpu`` the
+:class:`SmallCNN` and WRN-28-2. Explained in chapter 0.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from ssl_teach.config import Profile, get_profile
+
 # BatchNorm running statistics: running = (1 - m) running + m batch. The FixMatch/MixMatch
 # references use m = 0.001 for their 1 M-step runs; our runs last 10^3 - 10^4 steps, after which
 # m = 0.001 would still remember the random initialisation, so we keep PyTorch's default.
@@ -18,6 +24,12 @@ BN_MOMENTUM = 0.1
 
 
 def _check_input(x: Tensor, channels: int, size: int | None, model: str) -> None:
+    if x.dtype == torch.uint8:
+        raise TypeError(
+            f"{model} got uint8 images (0-255), but expects float images in [0, 1]: convert them with "
+            "ssl_teach.data.to_float(images), or call ssl_teach.models.predict_logits(model, images), "
+            "which accepts uint8"
+        )
     if x.dim() != 4 or x.shape[1] != channels or (size is not None and x.shape[-2:] != (size, size)):
         expected = f"[B, {channels}, {size}, {size}]" if size else f"[B, {channels}, H, W]"
         raise ValueError(f"{model} expects input of shape {expected}, got {tuple(x.shape)}")
@@ -50,6 +62,42 @@ class SmallCNN(nn.Module):
     def forward(self, x: Tensor, return_features: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         _check_input(x, self.in_channels, None, "SmallCNN")
         features = self.features(x).mean(dim=(2, 3))
+        logits = self.classifier(features)
+        return (logits, features) if return_features else logits
+
+
+class LeNet(nn.Module):
+    """A LeNet-style CNN sized for CPUs (after LeCun et al., 1998): two 5x5 convolutions
+    (``c1``, ``c2`` channels; default 16/32), each with BatchNorm, ReLU and 2x2 max-pooling, then a
+    ``hidden``-unit fully connected layer with BatchNorm (the feature vector) and a linear
+    classifier. About 0.1 M parameters; on 2 CPU cores a FixMatch step (batch 64, mu 3) takes
+    about 80 ms against about 0.5 s for :class:`SmallCNN` (measured in chapter 0).
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, c1: int = 16, c2: int = 32,
+                 hidden: int = 64, size: int = 28) -> None:
+        super().__init__()
+        for name, value in (("c1", c1), ("c2", c2), ("hidden", hidden), ("size", size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if size % 4:
+            raise ValueError(f"size must be a multiple of 4 (two 2x2 poolings), got {size}")
+        self.in_channels, self.size = in_channels, size
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, c1, 5, padding=2, bias=False),
+            nn.BatchNorm2d(c1, momentum=BN_MOMENTUM), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 5, padding=2, bias=False),
+            nn.BatchNorm2d(c2, momentum=BN_MOMENTUM), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(c2 * (size // 4) ** 2, hidden, bias=False),
+            nn.BatchNorm1d(hidden, momentum=BN_MOMENTUM), nn.ReLU(inplace=True),
+        )
+        self.feature_dim = hidden
+        self.classifier = nn.Linear(hidden, num_classes)
+
+    def forward(self, x: Tensor, return_features: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        _check_input(x, self.in_channels, self.size, "LeNet")
+        features = self.features(x)
         logits = self.classifier(features)
         return (logits, features) if return_features else logits
 
@@ -126,7 +174,7 @@ class ClassifierWithProjection(nn.Module):
         if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
             raise ValueError(f"dim must be an int >= 1, got {dim!r}")
         if not hasattr(backbone, "feature_dim") or not isinstance(getattr(backbone, "classifier", None), nn.Linear):
-            raise ValueError(f"backbone must be a SmallCNN or WideResNet (feature_dim and a linear classifier), "
+            raise ValueError(f"backbone must be a LeNet, SmallCNN or WideResNet (feature_dim and a linear classifier), "
                              f"got {type(backbone).__name__}")
         self.backbone = backbone
         width = backbone.feature_dim
@@ -141,13 +189,21 @@ class ClassifierWithProjection(nn.Module):
         return logits, F.normalize(self.head(features), dim=1)
 
 
-def build_model(dataset: str, num_classes: int = 10) -> nn.Module:
-    """The book's model for a dataset: ``SmallCNN`` for (Fashion-)MNIST, WRN-28-2 for CIFAR-10."""
-    if dataset in ("mnist", "fashion_mnist"):
-        return SmallCNN(num_classes=num_classes, in_channels=1)
+def build_model(dataset: str, profile: Profile | str | None = None, num_classes: int = 10) -> nn.Module:
+    """The book's model for ``dataset`` in ``profile`` (default: :func:`ssl_teach.config.get_profile`).
+
+    (Fashion-)MNIST: :class:`LeNet` in the ``smoke`` and ``cpu`` profiles (in channels-last
+    memory layout, which made its training step 1.3x faster on 2 CPU cores), :class:`SmallCNN`
+    in ``gpu``. CIFAR-10: WRN-28-2 in every profile, as in the papers.
+    """
+    if dataset not in ("mnist", "fashion_mnist", "cifar10"):
+        raise ValueError(f"unknown dataset {dataset!r}; allowed: mnist, fashion_mnist, cifar10")
+    name = profile.name if isinstance(profile, Profile) else get_profile(profile).name
     if dataset == "cifar10":
         return WideResNet(num_classes=num_classes)
-    raise ValueError(f"unknown dataset {dataset!r}; allowed: mnist, fashion_mnist, cifar10")
+    if name == "gpu":
+        return SmallCNN(num_classes=num_classes, in_channels=1)
+    return LeNet(num_classes=num_classes, in_channels=1).to(memory_format=torch.channels_last)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -5,7 +5,8 @@ batch and (for semi-supervised methods) an unlabeled batch ``mu`` times larger, 
 method for its loss, and takes an SGD step. It follows the FixMatch reference setup: SGD
 with Nesterov momentum 0.9, learning rate 0.03 with the cosine decay cos(7 pi k / 16 K),
 weight decay 5e-4 on convolution and linear weights only (not on BatchNorm parameters or
-biases). It evaluates periodically (with the method's EMA model where it has one), shows a
+biases). It evaluates periodically (with the method's EMA model where it has one, BatchNorm
+statistics recomputed for the evaluated weights: ``ssl_teach.evaluation``), shows a
 ``tqdm.auto`` progress bar, and can checkpoint and resume exactly. Explained in chapter 0.
 """
 
@@ -25,7 +26,7 @@ from ssl_teach.checks import check_int
 from ssl_teach.config import Profile, get_profile, set_seed
 from ssl_teach.data import InfiniteSampler, SSLData, to_float
 from ssl_teach.methods.base import Batch, Method
-from ssl_teach.metrics import evaluate
+from ssl_teach.evaluation import evaluate_method
 from ssl_teach.ramps import cosine_lr_factor
 
 
@@ -95,7 +96,7 @@ def fit(
     batch_size: int | None = None,
     mu: int | None = None,
     eval_every: int | None = None,
-    lr: float = 0.03,
+    lr: float | None = None,
     momentum: float = 0.9,
     weight_decay: float = 5e-4,
     seed: int = 0,
@@ -108,7 +109,7 @@ def fit(
 ) -> History:
     """Train ``method`` on ``data`` and return its :class:`History`.
 
-    ``steps``, ``batch_size``, ``mu`` and ``eval_every`` default to the profile's (``profile``
+    ``steps``, ``batch_size``, ``mu``, ``eval_every`` and ``lr`` default to the profile's (``profile``
     defaults to :func:`ssl_teach.config.get_profile`). With ``checkpoint``, a checkpoint is
     written atomically every ``checkpoint_every`` steps (default: every evaluation) and at the
     end; with ``resume=True`` an existing checkpoint is loaded and training continues exactly
@@ -124,6 +125,7 @@ def fit(
     mu = check_int("mu", mu if mu is not None else profile.mu, least=1)
     eval_every = check_int(
         "eval_every", eval_every if eval_every is not None else min(profile.eval_every, steps), least=1)
+    lr = profile.lr if lr is None else lr
     checkpoint_every = check_int(
         "checkpoint_every", checkpoint_every if checkpoint_every is not None else eval_every, least=1)
     for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
@@ -237,13 +239,7 @@ def fit(
                 })
                 sums, count = {}, 0
             if done % eval_every == 0 or done == steps:
-                row = {"step": done, "test_acc": evaluate(method.eval_model(), data.test_images,
-                                                          data.test_labels)}
-                for name, get_model in (extra_eval or {}).items():
-                    row[f"{name}_acc"] = evaluate(get_model(), data.test_images, data.test_labels)
-                if len(data.val):
-                    val = data.val.to(device)
-                    row["val_acc"] = evaluate(method.eval_model(), data.images[val], data.labels[val])
+                row = {"step": done, **evaluate_method(method, data, extra_eval)}
                 row["time"] = elapsed_before + time.perf_counter() - t0
                 history._append(history.eval, row)
                 bar.set_postfix(loss=f"{history.train['loss'][-1]:.3f}", acc=f"{row['test_acc']:.3f}")

@@ -1,0 +1,238 @@
+"""The book's protocol: one set of splits, one floor, one ceiling, 3-seed headlines.
+
+Every chapter compares a method with the same two references, trained once and kept in the
+results store (:mod:`ssl_teach.store`):
+
+* the **floor**: ``supervised`` on the labeled images only (10 per class), seeds 0, 1, 2;
+* the **ceiling**: ``supervised`` with every training label (``n_per_class=None``), trained
+  until its curve is flat, seeds 0, 1, 2.
+
+For each dataset and seed :func:`protocol_data` draws the labeled set (10 per class) and a
+validation split (:data:`VAL_PER_CLASS` labeled images per class, never trained on) from one
+random order per class; every choice of a hyper-parameter is made on the validation split of
+seed 0, never on the test set. A headline (:func:`headline`) is the mean and standard
+deviation over the seeds, the paired difference to the floor (same labeled set, seed by seed)
+and the share of the floor-to-ceiling gap closed; a difference within twice the standard
+deviation of the paired differences is a tie.
+
+:func:`result` returns a run's record from the store, training it first when it is missing
+(or when ``force=True``). ``python -m ssl_teach.experiments`` (``make experiments``) fills the
+store with the protocol's runs. Explained in chapter 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from ssl_teach.augment import Augmentation, for_dataset
+from ssl_teach.config import Profile, get_profile, set_seed
+from ssl_teach.data import Dataset, SSLData, load_dataset, make_ssl_data
+from ssl_teach.methods import FixMatch, Method, Supervised
+from ssl_teach.models import build_model
+from ssl_teach.store import Store
+from ssl_teach.train import fit
+
+SEEDS = (0, 1, 2)
+#: Labeled images per class in every chapter's headline.
+N_PER_CLASS = 10
+#: Validation images per class, set aside in every split (also for the ceiling).
+VAL_PER_CLASS = 50
+
+#: How the ceiling is trained per dataset and profile: ``fit`` options chosen so that its
+#: validation curve is flat over the last quarter of the run (chapter 0 shows the curves).
+CEILING_FIT = {
+    "cpu": {"mnist": {"steps": 3000, "batch_size": 128, "lr": 0.06},
+            "fashion_mnist": {"steps": 4000, "batch_size": 256, "lr": 0.1}},
+    "smoke": {"mnist": {"steps": 30, "batch_size": 64}, "fashion_mnist": {"steps": 30, "batch_size": 64}},
+    "gpu": {"mnist": {"steps": 20000, "batch_size": 128}, "fashion_mnist": {"steps": 20000, "batch_size": 256},
+            "cifar10": {"steps": 50000, "batch_size": 128}},
+}
+
+#: method name -> builder(model, weak, strong, **options): the protocol's methods. Their
+#: defaults are the book's recipe; options override them.
+BUILDERS: dict[str, Callable[..., Method]] = {
+    "supervised": lambda model, weak, strong, augment="weak", **o: Supervised(
+        model, weak if augment == "weak" else strong, **o),
+    "fixmatch": lambda model, weak, strong, **o: FixMatch(model, weak, strong, **o),
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of the protocol, as a configuration.
+
+    Attributes:
+        method: a key of :data:`BUILDERS`.
+        dataset: ``"mnist"``, ``"fashion_mnist"`` (or ``"cifar10"`` in the ``gpu`` profile).
+        n_per_class: labeled images per class; ``None`` for the all-labels ceiling.
+        seed: the labeled set, the initialisation and the batch order.
+        profile: the profile's name.
+        options: the method's hyper-parameters that differ from its defaults.
+        fit_options: ``fit`` arguments that differ from the profile's (``steps``, ``lr``, ...).
+    """
+
+    method: str
+    dataset: str
+    n_per_class: int | None = N_PER_CLASS
+    seed: int = 0
+    profile: str = "cpu"
+    options: dict = field(default_factory=dict, hash=False)
+    fit_options: dict = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.method not in BUILDERS:
+            raise ValueError(f"unknown method {self.method!r}; allowed: {', '.join(BUILDERS)}")
+        if self.seed not in range(0, 2**31) or isinstance(self.seed, bool):
+            raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
+        if self.n_per_class is not None and (not isinstance(self.n_per_class, int) or self.n_per_class < 1):
+            raise ValueError(f"n_per_class must be None (all labels) or an int >= 1, got {self.n_per_class!r}")
+        get_profile(self.profile)  # a clear error for an unknown profile
+
+    def config(self) -> dict:
+        """The run's full configuration: what the store keys it by."""
+        profile = get_profile(self.profile)
+        fit_options = {"steps": profile.steps, "batch_size": profile.batch_size, "mu": profile.mu,
+                       "lr": profile.lr, "eval_every": profile.eval_every, **self.fit_options}
+        return {**asdict(self), "fit_options": fit_options, "val_per_class": VAL_PER_CLASS}
+
+
+def floor_run(dataset: str, seed: int, profile: str = "cpu", n_per_class: int = N_PER_CLASS) -> Run:
+    """The floor: supervised training on the labeled images only."""
+    return Run("supervised", dataset, n_per_class, seed, profile)
+
+
+def ceiling_run(dataset: str, seed: int, profile: str = "cpu") -> Run:
+    """The ceiling: supervised training on every label, with the budget of :data:`CEILING_FIT`."""
+    return Run("supervised", dataset, None, seed, profile, fit_options=dict(CEILING_FIT[profile][dataset]))
+
+
+def protocol_data(dataset: Dataset, n_per_class: int | None, seed: int, profile: Profile | str | None = None,
+                  device: str | None = None) -> SSLData:
+    """The protocol's split of ``dataset`` for ``seed``: ``n_per_class`` labeled images per class
+    (``None``: all), :data:`VAL_PER_CLASS` validation images per class, the rest unlabeled."""
+    profile = profile if isinstance(profile, Profile) else get_profile(profile)
+    return make_ssl_data(dataset, n_per_class, n_val_per_class=VAL_PER_CLASS, seed=seed,
+                         max_test=profile.max_test, device=device)
+
+
+def build(run: Run, weak: Augmentation | None = None, strong: Augmentation | None = None) -> Method:
+    """The method of ``run`` with a fresh model of its dataset and profile."""
+    if weak is None or strong is None:
+        weak, strong = for_dataset(run.dataset)
+    set_seed(run.seed)
+    return BUILDERS[run.method](build_model(run.dataset, run.profile), weak, strong, **run.options)
+
+
+_DATASETS: dict[str, Dataset] = {}
+
+
+def _dataset(name: str) -> Dataset:
+    if name not in _DATASETS:
+        _DATASETS[name] = load_dataset(name)
+    return _DATASETS[name]
+
+
+def result(run: Run, store: Store | None = None, force: bool = False, progress: bool = True,
+           dataset: Dataset | None = None) -> dict:
+    """The store's record of ``run``; trains it (and stores it) when missing or when ``force``."""
+    store = store or Store()
+    config = run.config()
+    record = None if force else store.load(config)
+    if record is not None:
+        record["from_store"] = True
+        return record
+    data = protocol_data(dataset or _dataset(run.dataset), run.n_per_class, run.seed, run.profile)
+    method = build(run)
+    labels = "all" if run.n_per_class is None else run.n_per_class
+    start = time.perf_counter()
+    history = fit(method, data, run.profile, seed=run.seed, progress=progress,
+                  desc=f"{run.method} {run.dataset} {labels}/class seed {run.seed}", **config["fit_options"])
+    record = store.save(config, history.to_dict(), time.perf_counter() - start)
+    record["from_store"] = False
+    return record
+
+
+def results(runs: Sequence[Run], **kwargs: object) -> list[dict]:
+    """:func:`result` for each run, in order."""
+    return [result(run, **kwargs) for run in runs]  # type: ignore[arg-type]
+
+
+@dataclass
+class Headline:
+    """A method against the floor and the ceiling over the same seeds (accuracies in percent).
+
+    Attributes:
+        accs, floor_accs: per-seed test accuracies of the method and of the floor.
+        ceiling: mean test accuracy of the ceiling.
+        mean, std: of ``accs`` (sample standard deviation).
+        gain, gain_std: mean and standard deviation of the paired differences to the floor.
+        share: the share of the floor-to-ceiling gap closed, ``gain / (ceiling - floor mean)``.
+        tie: whether ``|gain| <= 2 gain_std``, a difference within the noise of the seeds.
+    """
+
+    accs: list[float]
+    floor_accs: list[float]
+    ceiling: float
+    mean: float = 0.0
+    std: float = 0.0
+    gain: float = 0.0
+    gain_std: float = 0.0
+    share: float = 0.0
+    tie: bool = True
+
+    def __post_init__(self) -> None:
+        if len(self.accs) != len(self.floor_accs) or not self.accs:
+            raise ValueError(f"accs and floor_accs must pair seed by seed, got {len(self.accs)} and "
+                             f"{len(self.floor_accs)} values")
+        diffs = [a - f for a, f in zip(self.accs, self.floor_accs)]
+        sd = (lambda xs: statistics.stdev(xs) if len(xs) > 1 else math.nan)
+        self.mean, self.std = statistics.mean(self.accs), sd(self.accs)
+        self.gain, self.gain_std = statistics.mean(diffs), sd(diffs)
+        gap = self.ceiling - statistics.mean(self.floor_accs)
+        self.share = 100 * self.gain / gap if gap > 0 else math.nan
+        self.tie = not (abs(self.gain) > 2 * self.gain_std)
+
+    def __str__(self) -> str:
+        verdict = "a tie with the floor" if self.tie else ("above" if self.gain > 0 else "below") + " the floor"
+        return (f"{self.mean:.1f} ± {self.std:.1f} % over {len(self.accs)} seeds; {self.gain:+.1f} ± "
+                f"{self.gain_std:.1f} points against the floor ({verdict}), {self.share:.0f} % of the gap to "
+                f"the ceiling ({self.ceiling:.1f} %) closed")
+
+
+def headline(method_runs: Sequence[dict], floor_runs: Sequence[dict], ceiling_runs: Sequence[dict]) -> Headline:
+    """The :class:`Headline` of records of a method, the floor and the ceiling (paired by seed)."""
+    floor = {r["seed"]: r for r in floor_runs}
+    missing = [r["seed"] for r in method_runs if r["seed"] not in floor]
+    if missing:
+        raise ValueError(f"no floor run for seeds {missing}: a headline pairs every seed with its floor")
+    return Headline([100 * r["test_acc"] for r in method_runs],
+                    [100 * floor[r["seed"]]["test_acc"] for r in method_runs],
+                    statistics.mean(100 * r["test_acc"] for r in ceiling_runs))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m ssl_teach.experiments``: fill the store with the protocol's runs."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion_mnist"])
+    parser.add_argument("--methods", nargs="+", default=["fixmatch"], help="besides the floor and the ceiling")
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    parser.add_argument("--force", action="store_true", help="retrain runs the store already has")
+    args = parser.parse_args(argv)
+    for dataset in args.datasets:
+        runs = [floor_run(dataset, s, args.profile) for s in args.seeds]
+        runs += [ceiling_run(dataset, s, args.profile) for s in args.seeds]
+        runs += [Run(m, dataset, N_PER_CLASS, s, args.profile) for m in args.methods for s in args.seeds]
+        for record in results(runs, force=args.force):
+            origin = "store" if record["from_store"] else f"trained in {record['seconds']:.0f} s"
+            print(f"{record['method']:>12} {dataset:>13} {record['n_per_class'] or 'all'!s:>4}/class seed "
+                  f"{record['seed']}: test {100 * record['test_acc']:.2f} % ({origin})", flush=True)
+
+
+if __name__ == "__main__":
+    main()

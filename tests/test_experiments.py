@@ -1,0 +1,78 @@
+"""The protocol: splits per seed, floor and ceiling, 3-seed headlines, runs through the store."""
+
+import math
+
+import pytest
+import torch
+
+from conftest import synthetic_dataset
+from ssl_teach.experiments import (
+    VAL_PER_CLASS,
+    Headline,
+    Run,
+    ceiling_run,
+    floor_run,
+    headline,
+    protocol_data,
+    result,
+)
+from ssl_teach.store import Store
+
+
+def test_the_headline_is_computed_as_by_hand():
+    # floor 90, 91, 89; method 95, 97, 93; ceiling 99: paired gains 5, 6, 4
+    h = Headline([95.0, 97.0, 93.0], [90.0, 91.0, 89.0], ceiling=99.0)
+    assert h.mean == pytest.approx(95.0) and h.std == pytest.approx(2.0)
+    assert h.gain == pytest.approx(5.0) and h.gain_std == pytest.approx(1.0)
+    assert h.share == pytest.approx(100 * 5 / 9)
+    assert not h.tie and "above the floor" in str(h)
+    tie = Headline([90.5, 91.0, 88.0], [90.0, 91.0, 89.0], ceiling=99.0)  # gains 0.5, 0, -1: noise
+    assert tie.tie and "a tie" in str(tie)
+
+
+def test_headline_pairs_records_by_seed_and_refuses_a_missing_floor():
+    rec = lambda seed, acc: {"seed": seed, "test_acc": acc}  # noqa: E731
+    h = headline([rec(1, 0.97), rec(0, 0.95)], [rec(0, 0.90), rec(1, 0.91)], [rec(0, 0.99)])
+    assert h.floor_accs == pytest.approx([91.0, 90.0]) and h.gain == pytest.approx(5.5)
+    with pytest.raises(ValueError, match=r"no floor run for seeds \[2\]"):
+        headline([rec(2, 0.9)], [rec(0, 0.9)], [rec(0, 0.99)])
+    assert math.isnan(Headline([95.0], [90.0], 99.0).gain_std)
+
+
+def test_protocol_splits_keep_validation_apart_and_fixed_across_label_budgets():
+    dataset = synthetic_dataset(n_per_class=80)
+    for seed in (0, 1, 2):
+        ten = protocol_data(dataset, 10, seed, "smoke", device="cpu")
+        five = protocol_data(dataset, 5, seed, "smoke", device="cpu")
+        ceiling = protocol_data(dataset, None, seed, "smoke", device="cpu")
+        assert len(ten.val) == 10 * VAL_PER_CLASS and torch.equal(ten.val, five.val) and torch.equal(ten.val, ceiling.val)
+        assert set(five.labeled.tolist()) <= set(ten.labeled.tolist())
+        for data in (ten, ceiling):
+            assert not set(data.val.tolist()) & (set(data.labeled.tolist()) | set(data.unlabeled.tolist()))
+        assert len(ceiling.labeled) == len(dataset.train_labels) - len(ceiling.val)
+
+
+def test_runs_name_what_is_allowed():
+    with pytest.raises(ValueError, match="unknown method 'fixmatc'; allowed: supervised, fixmatch"):
+        Run("fixmatc", "mnist")
+    with pytest.raises(ValueError, match="n_per_class must be None"):
+        Run("fixmatch", "mnist", 0)
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        Run("fixmatch", "mnist", profile="fast")
+    assert ceiling_run("mnist", 0).n_per_class is None and floor_run("mnist", 2).seed == 2
+
+
+def test_a_run_is_trained_once_then_read_from_the_store(tmp_path):
+    dataset = synthetic_dataset(n_per_class=60)
+    store = Store(tmp_path)
+    run = Run("supervised", "mnist", 2, seed=0, profile="smoke", fit_options={"steps": 4, "eval_every": 2})
+    first = result(run, store=store, dataset=dataset, progress=False)
+    again = result(run, store=store, dataset=dataset, progress=False)
+    assert not first["from_store"] and again["from_store"]
+    assert again["test_acc"] == first["test_acc"] and again["steps"] == 4 and again["n_per_class"] == 2
+    assert len(store.records()) == 1
+    forced = result(run, store=store, dataset=dataset, progress=False, force=True)
+    assert not forced["from_store"] and forced["test_acc"] == first["test_acc"]  # same seed, same run
+    other = Run("supervised", "mnist", 2, seed=1, profile="smoke", fit_options={"steps": 4, "eval_every": 2})
+    result(other, store=store, dataset=dataset, progress=False)
+    assert len(store.records()) == 2
