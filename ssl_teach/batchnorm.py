@@ -21,6 +21,7 @@ from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
+from torch import Tensor
 
 from ssl_teach.augment import Augmentation
 from ssl_teach.checks import check_int

@@ -162,6 +162,10 @@ def results(runs: Sequence[Run], **kwargs: object) -> list[dict]:
     return [result(run, **kwargs) for run in runs]  # type: ignore[arg-type]
 
 
+def _stdev(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else math.nan
+
+
 @dataclass
 class Headline:
     """A method against the floor and the ceiling over the same seeds (accuracies in percent).
@@ -190,9 +194,8 @@ class Headline:
             raise ValueError(f"accs and floor_accs must pair seed by seed, got {len(self.accs)} and "
                              f"{len(self.floor_accs)} values")
         diffs = [a - f for a, f in zip(self.accs, self.floor_accs)]
-        sd = (lambda xs: statistics.stdev(xs) if len(xs) > 1 else math.nan)
-        self.mean, self.std = statistics.mean(self.accs), sd(self.accs)
-        self.gain, self.gain_std = statistics.mean(diffs), sd(diffs)
+        self.mean, self.std = statistics.mean(self.accs), _stdev(self.accs)
+        self.gain, self.gain_std = statistics.mean(diffs), _stdev(diffs)
         gap = self.ceiling - statistics.mean(self.floor_accs)
         self.share = 100 * self.gain / gap if gap > 0 else math.nan
         self.tie = not (abs(self.gain) > 2 * self.gain_std)

@@ -86,7 +86,7 @@ class Store:
             "steps": int(evals["step"][-1]), "seconds": round(float(seconds), 2),
             "test_acc": evals["test_acc"][-1], "val_acc": (evals.get("val_acc") or [None])[-1],
             "config": config, "version": ssl_teach.__version__,
-            "when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "machine": machine(), "history": history,
         }
         path = self.path(config)

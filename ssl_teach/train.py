@@ -25,8 +25,8 @@ from ssl_teach.checkpoint import load_checkpoint, save_checkpoint
 from ssl_teach.checks import check_int
 from ssl_teach.config import Profile, get_profile, set_seed
 from ssl_teach.data import InfiniteSampler, SSLData, to_float
-from ssl_teach.methods.base import Batch, Method
 from ssl_teach.evaluation import evaluate_method
+from ssl_teach.methods.base import Batch, Method
 from ssl_teach.ramps import cosine_lr_factor
 
 

@@ -4,8 +4,8 @@ import math
 
 import pytest
 import torch
-
 from conftest import synthetic_dataset
+
 from ssl_teach.experiments import (
     VAL_PER_CLASS,
     Headline,
@@ -45,7 +45,8 @@ def test_protocol_splits_keep_validation_apart_and_fixed_across_label_budgets():
         ten = protocol_data(dataset, 10, seed, "smoke", device="cpu")
         five = protocol_data(dataset, 5, seed, "smoke", device="cpu")
         ceiling = protocol_data(dataset, None, seed, "smoke", device="cpu")
-        assert len(ten.val) == 10 * VAL_PER_CLASS and torch.equal(ten.val, five.val) and torch.equal(ten.val, ceiling.val)
+        assert len(ten.val) == 10 * VAL_PER_CLASS
+        assert torch.equal(ten.val, five.val) and torch.equal(ten.val, ceiling.val)
         assert set(five.labeled.tolist()) <= set(ten.labeled.tolist())
         for data in (ten, ceiling):
             assert not set(data.val.tolist()) & (set(data.labeled.tolist()) | set(data.unlabeled.tolist()))
