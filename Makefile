@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NOTEBOOKS ?= $(wildcard chapters/*.ipynb)
 
-.PHONY: book test data notebooks benchmark check-site sync-install-cells clean
+.PHONY: book test data notebooks experiments benchmark check-site sync-install-cells clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ check-site: $(STAMP)
 ## make notebooks: re-execute the chapters in the cpu profile and store their outputs
 notebooks: $(STAMP) data
 	$(BIN)/python book/execute_notebooks.py --profile cpu $(NOTEBOOKS)
+
+## make experiments: fill the results store (results/) with the book's protocol runs, 3 seeds each:
+## floors, converged ceilings and the headline methods (cpu profile; trains only what is missing)
+experiments: $(STAMP) data
+	$(BIN)/python -m ssl_teach.experiments --profile cpu
 
 ## make benchmark: augmentation and training-step throughput against the DataLoader style
 benchmark: $(STAMP)

@@ -1,6 +1,8 @@
-"""Throughput benchmark: batched tensor augmentation versus the per-image DataLoader style.
+"""Throughput benchmark: batched tensor augmentation versus the per-image DataLoader style,
+and the measurement behind each profile's model.
 
     python -m ssl_teach.benchmark            (or: make benchmark)
+    python -m ssl_teach.benchmark --models   (the model table of chapter 0; trains, ~15 min)
 
 Prints images per second, measured in the same run on the same machine, for
 
@@ -10,8 +12,13 @@ Prints images per second, measured in the same run on the same machine, for
    (the style of the usual reference implementations);
 2. a supervised training step of the book's small CNN on a batch of 448 weakly augmented
    images, fed either way;
-3. a FixMatch training step (labeled + weak + strong unlabeled images in one forward pass),
-   when ``ssl_teach.methods.fixmatch`` is available, fed either way.
+3. a FixMatch training step (labeled + weak + strong unlabeled images in one forward pass) of
+   each profile's model (``cpu``: LeNet, ``gpu``: SmallCNN), fed either way.
+
+``--models`` measures the candidates for the ``cpu`` profile's model instead: parameters,
+milliseconds per FixMatch step, and the floor, FixMatch and ceiling accuracy each reaches on
+MNIST (10 labels per class, seed 0, the protocol's validation split) when trained for the same
+wall-clock budget; it writes ``results/model_choice.json``, which chapter 0 shows.
 
 The reference pipeline is timed with ``num_workers`` 0 and 2 (the machine's cores), and each
 ratio is taken against the *faster* of the two. ``--threads`` fixes PyTorch's thread count;
@@ -34,9 +41,9 @@ from PIL import Image
 from torch import Tensor
 
 from ssl_teach.augment import for_dataset
-from ssl_teach.config import set_seed
+from ssl_teach.config import get_profile, set_seed
 from ssl_teach.data import load_dataset, to_float
-from ssl_teach.models import build_model
+from ssl_teach.models import LeNet, SmallCNN, build_model, count_parameters
 from ssl_teach.train import make_optimizer
 
 BATCH = 448  # 64 labeled + 2 x 3 x 64 unlabeled: a FixMatch step with mu = 3
@@ -127,7 +134,7 @@ def run(seconds: float = 5.0, workers: tuple[int, ...] = (0, 2)) -> list[tuple[s
                          _rate(lambda batches=batches: next(batches), BATCH, seconds)))
 
     # 2. a supervised training step on weak views
-    model = build_model("mnist")
+    model = build_model("mnist", "cpu")
     optimizer = make_optimizer(model, lr=0.03, momentum=0.9, weight_decay=5e-4)
 
     def ours_step() -> None:
@@ -146,20 +153,20 @@ def run(seconds: float = 5.0, workers: tuple[int, ...] = (0, 2)) -> list[tuple[s
                      _rate(reference_step, BATCH, seconds)))
 
     # 3. a FixMatch step (chapter 5), fed either way
-    rows += _fixmatch_rows(images, labels, weak, strong, ref_weak, ref_strong, seconds, workers)
+    for profile in ("cpu", "gpu"):
+        rows += _fixmatch_rows(build_model("mnist", profile), f"FixMatch step, {profile} model", images, labels,
+                               weak, strong, ref_weak, ref_strong, seconds, workers)
     return rows
 
 
-def _fixmatch_rows(images: Tensor, labels: Tensor, weak: Callable, strong: Callable, ref_weak: Callable,
-                   ref_strong: Callable, seconds: float, workers: tuple[int, ...]) -> list:
-    try:
-        from ssl_teach.methods.fixmatch import fixmatch_unlabeled_loss
-    except ImportError:
-        return []
+def _fixmatch_rows(model: torch.nn.Module, what: str, images: Tensor, labels: Tensor, weak: Callable,
+                   strong: Callable, ref_weak: Callable, ref_strong: Callable, seconds: float,
+                   workers: tuple[int, ...]) -> list:
+    from ssl_teach.methods.fixmatch import fixmatch_unlabeled_loss
+
     mu, labeled_batch = 3, 64
     unlabeled_batch = mu * labeled_batch
     per_step = labeled_batch + 2 * unlabeled_batch  # what the model sees: 448 images
-    model = build_model("mnist")
     optimizer = make_optimizer(model, lr=0.03, momentum=0.9, weight_decay=5e-4)
 
     def step(x_l: Tensor, y_l: Tensor, u_weak: Tensor, u_strong: Tensor) -> None:
@@ -176,7 +183,7 @@ def _fixmatch_rows(images: Tensor, labels: Tensor, weak: Callable, strong: Calla
         u = to_float(images[torch.randint(len(images), (unlabeled_batch,))])
         step(weak(to_float(images[labeled_index])), labels[labeled_index], weak(u), strong(u))
 
-    rows = [("FixMatch training step", "ssl_teach, batched", _rate(ours, per_step, seconds))]
+    rows = [(what, "ssl_teach, batched", _rate(ours, per_step, seconds))]
     for n in workers:
         labeled_batches = _loader(images, labels, ref_weak, labeled_batch, n)
         unlabeled_batches = _loader(images, labels, TwoViews(ref_weak, ref_strong), unlabeled_batch, n)
@@ -186,8 +193,91 @@ def _fixmatch_rows(images: Tensor, labels: Tensor, weak: Callable, strong: Calla
             (u_weak, u_strong), _ = next(ub)
             step(x_l, y_l, u_weak, u_strong)
 
-        rows.append(("FixMatch training step", f"DataLoader, per image, {n} workers",
-                     _rate(reference, per_step, seconds)))
+        rows.append((what, f"DataLoader, per image, {n} workers", _rate(reference, per_step, seconds)))
+    return rows
+
+
+#: The candidates for the cpu profile's model, each in the memory layout that measured faster.
+CANDIDATES: dict[str, Callable[[], torch.nn.Module]] = {
+    "LeNet 8-16-64": lambda: LeNet(c1=8, c2=16, hidden=64),
+    "LeNet 16-32-64 (cpu profile)": lambda: LeNet(),
+    "SmallCNN 32-64-128 (gpu profile)": lambda: SmallCNN(),
+}
+
+
+def fixmatch_step_ms(make_model: Callable[[], torch.nn.Module], steps: int = 12) -> tuple[float, bool]:
+    """Median milliseconds of one FixMatch training step (batch 64, mu 3, real augmentations) of a
+    fresh model from ``make_model``, and whether channels-last layout was the faster one."""
+    dataset = load_dataset("mnist")
+    weak, strong = for_dataset("mnist")
+    from ssl_teach.methods.base import Batch
+    from ssl_teach.methods.fixmatch import FixMatch
+
+    timings = {}
+    for channels_last in (False, True):
+        model = make_model()
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        method = FixMatch(model, weak, strong, ema_decay=None)
+        optimizer = make_optimizer(model, lr=0.03, momentum=0.9, weight_decay=5e-4)
+        times = []
+        for i in range(steps + 3):
+            index = torch.randint(len(dataset.train_labels), (256,))
+            x = to_float(dataset.train_images[index])
+            start = time.perf_counter()
+            batch = Batch(x[:64], dataset.train_labels[index[:64]], x[64:], index[64:],
+                          dataset.train_labels[index[64:]])
+            loss, _ = method.loss(batch, i)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if i >= 3:  # the first steps warm up the allocator
+                times.append(time.perf_counter() - start)
+        timings[channels_last] = 1000 * sorted(times)[len(times) // 2]
+    best = min(timings, key=timings.get)
+    return timings[best], best
+
+
+def model_table(budget_seconds: float = 150.0, seed: int = 0) -> list[dict]:
+    """Train every candidate as floor, FixMatch and ceiling on MNIST, each for ``budget_seconds``
+    of measured step time (equal time, not equal steps), and return one row per candidate."""
+    from ssl_teach.experiments import CEILING_FIT, protocol_data
+    from ssl_teach.methods import FixMatch, Supervised
+    from ssl_teach.train import fit
+
+    dataset = load_dataset("mnist")
+    weak, strong = for_dataset("mnist")
+    rows = []
+    for name, make in CANDIDATES.items():
+        ms, channels_last = fixmatch_step_ms(make)
+
+        def fresh(make: Callable = make, channels_last: bool = channels_last) -> torch.nn.Module:
+            set_seed(seed)
+            model = make()
+            return model.to(memory_format=torch.channels_last) if channels_last else model
+
+        # a supervised step on 64 (floor) or 128 (ceiling) images costs about 64/448 or 128/448
+        # of a FixMatch step on 448: scale the step counts to spend the same time
+        fixmatch_steps = max(50, int(budget_seconds * 1000 / ms))
+        floor_steps = min(get_profile("cpu").steps, 7 * fixmatch_steps)
+        ceiling_steps = min(CEILING_FIT["cpu"]["mnist"]["steps"], int(3.5 * fixmatch_steps))
+        row = {"model": name, "parameters": count_parameters(make()), "ms_per_fixmatch_step": round(ms, 1),
+               "channels_last": channels_last, "threads": torch.get_num_threads(), "budget_seconds": budget_seconds}
+        for what, method, n_per_class, options in (
+                ("floor", Supervised(fresh(), weak, ema_decay=None), 10, {"steps": floor_steps}),
+                ("fixmatch", FixMatch(fresh(), weak, strong, ema_decay=None), 10, {"steps": fixmatch_steps}),
+                ("ceiling", Supervised(fresh(), weak, ema_decay=None), None,
+                 {**CEILING_FIT["cpu"]["mnist"], "steps": ceiling_steps})):
+            data = protocol_data(dataset, n_per_class, seed, "cpu")
+            start = time.perf_counter()
+            history = fit(method, data, "cpu", seed=seed, progress=False, **options)
+            row[f"{what}_steps"] = options["steps"]
+            row[f"{what}_seconds"] = round(time.perf_counter() - start, 1)
+            row[f"{what}_test_acc"] = history.final_accuracy
+            row[f"{what}_val_acc"] = history.eval["val_acc"][-1]
+            print(f"{name}: {what} {options['steps']} steps, test {history.final_accuracy:.2%} "
+                  f"in {row[f'{what}_seconds']:.0f} s", flush=True)
+        rows.append(row)
     return rows
 
 
@@ -210,9 +300,25 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: PyTorch's choice); on a machine busy with other "
                              "work, 1 avoids measuring thread contention instead of the pipelines")
+    parser.add_argument("--models", action="store_true",
+                        help="measure the cpu profile's model candidates instead (trains; writes "
+                             "results/model_choice.json)")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.models:
+        import json
+
+        from ssl_teach.store import default_store
+
+        rows = model_table()
+        path = default_store() / "model_choice.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                    "torch": torch.__version__, "cpu_count": os.cpu_count(),
+                                    "rows": rows}, indent=1) + "\n")
+        print(f"wrote {path}")
+        return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
           f"batch {BATCH} of 28x28 images, CPU")
     print(report(run(args.seconds)))

@@ -5,7 +5,11 @@ theta'_t = a theta'_(t-1) + (1 - a) theta_t, updated after every optimizer step,
 a = min(1 - 1/(t + 1), decay) so the first steps are a true average rather than a slow drift
 from the random initialisation. FixMatch, MixMatch and SimMatch evaluate with such an average.
 Only *parameters* are averaged; buffers (BatchNorm's running statistics) are copied from the
-live model. Explained in chapter 0 and chapter 3.
+live model, as the references do. Those copied statistics belong to the live weights, not to
+the averaged ones, so the book never evaluates them: ``fit`` recomputes the statistics of
+whatever model it evaluates (``ssl_teach.evaluation``). A teacher that makes targets in train
+mode normalises with its batch's own statistics and does not read the buffers either.
+Explained in chapter 0 and chapter 3.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        """theta' <- a theta' + (1 - a) theta over parameters; buffers are copied."""
+        """theta' <- a theta' + (1 - a) theta over parameters; buffers are copied (and recomputed
+        before any evaluation, see ``ssl_teach.evaluation``)."""
         a = self.current_decay()
         for averaged, live in zip(self.model.parameters(), model.parameters(), strict=True):
             averaged.mul_(a).add_(live.detach(), alpha=1.0 - a)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -35,8 +36,9 @@ from ssl_teach.data import Dataset, SSLData, load_dataset, make_ssl_data
 from ssl_teach.methods import FixMatch, Method, Supervised
 from ssl_teach.models import build_model
 from ssl_teach.store import Store
-from ssl_teach.train import fit
+from ssl_teach.train import History, fit
 
+RETRAIN_ENV = "SSL_TEACH_RETRAIN"
 SEEDS = (0, 1, 2)
 #: Labeled images per class in every chapter's headline.
 N_PER_CLASS = 10
@@ -93,12 +95,27 @@ class Run:
             raise ValueError(f"n_per_class must be None (all labels) or an int >= 1, got {self.n_per_class!r}")
         get_profile(self.profile)  # a clear error for an unknown profile
 
+    @property
+    def label(self) -> str:
+        """The method's name, plus the settings that differ from the protocol's: ``"fixmatch"``,
+        ``"fixmatch[ema_decay=0.999]"``. Records carry it as ``method``, so a variant is never
+        mistaken for the headline run."""
+        protocol = CEILING_FIT.get(self.profile, {}).get(self.dataset, {}) if self.n_per_class is None else {}
+        extra = {**self.options, **{k: v for k, v in self.fit_options.items() if protocol.get(k) != v}}
+        return self.method + ("[" + ",".join(f"{k}={v}" for k, v in sorted(extra.items())) + "]" if extra else "")
+
     def config(self) -> dict:
         """The run's full configuration: what the store keys it by."""
         profile = get_profile(self.profile)
         fit_options = {"steps": profile.steps, "batch_size": profile.batch_size, "mu": profile.mu,
                        "lr": profile.lr, "eval_every": profile.eval_every, **self.fit_options}
-        return {**asdict(self), "fit_options": fit_options, "val_per_class": VAL_PER_CLASS}
+        return {**asdict(self), "method": self.label, "base_method": self.method, "fit_options": fit_options,
+                "val_per_class": self.val_per_class}
+
+    @property
+    def val_per_class(self) -> int:
+        """The validation images per class set aside: none for the ceiling, which uses every label."""
+        return 0 if self.n_per_class is None else VAL_PER_CLASS
 
 
 def floor_run(dataset: str, seed: int, profile: str = "cpu", n_per_class: int = N_PER_CLASS) -> Run:
@@ -114,9 +131,11 @@ def ceiling_run(dataset: str, seed: int, profile: str = "cpu") -> Run:
 def protocol_data(dataset: Dataset, n_per_class: int | None, seed: int, profile: Profile | str | None = None,
                   device: str | None = None) -> SSLData:
     """The protocol's split of ``dataset`` for ``seed``: ``n_per_class`` labeled images per class
-    (``None``: all), :data:`VAL_PER_CLASS` validation images per class, the rest unlabeled."""
+    and :data:`VAL_PER_CLASS` validation images per class, the rest unlabeled; ``n_per_class=None``
+    (the ceiling) labels every training image and sets no validation image apart."""
     profile = profile if isinstance(profile, Profile) else get_profile(profile)
-    return make_ssl_data(dataset, n_per_class, n_val_per_class=VAL_PER_CLASS, seed=seed,
+    n_val = 0 if n_per_class is None else VAL_PER_CLASS
+    return make_ssl_data(dataset, n_per_class, n_val_per_class=n_val, seed=seed,
                          max_test=profile.max_test, device=device)
 
 
@@ -137,14 +156,24 @@ def _dataset(name: str) -> Dataset:
     return _DATASETS[name]
 
 
+#: Every record :func:`result` returned in this process, in order (a chapter lists them).
+USED: list[dict] = []
+
+
 def result(run: Run, store: Store | None = None, force: bool = False, progress: bool = True,
            dataset: Dataset | None = None) -> dict:
-    """The store's record of ``run``; trains it (and stores it) when missing or when ``force``."""
+    """The store's record of ``run``; trains it (and stores it) when missing or when ``force``.
+
+    ``$SSL_TEACH_RETRAIN=1`` forces fresh training everywhere. The ``smoke`` profile always
+    trains (it exists to prove the code runs) and is never committed (``.gitignore``).
+    """
     store = store or Store()
     config = run.config()
+    force = force or run.profile == "smoke" or os.environ.get(RETRAIN_ENV, "") not in ("", "0")
     record = None if force else store.load(config)
     if record is not None:
         record["from_store"] = True
+        USED.append(record)
         return record
     data = protocol_data(dataset or _dataset(run.dataset), run.n_per_class, run.seed, run.profile)
     method = build(run)
@@ -154,12 +183,34 @@ def result(run: Run, store: Store | None = None, force: bool = False, progress: 
                   desc=f"{run.method} {run.dataset} {labels}/class seed {run.seed}", **config["fit_options"])
     record = store.save(config, history.to_dict(), time.perf_counter() - start)
     record["from_store"] = False
+    USED.append(record)
     return record
+
+
+def used_summary() -> str:
+    """One line per record :func:`result` returned here: where it came from, when and how long it took."""
+    lines = []
+    for r in USED:
+        origin = "store" if r["from_store"] else "trained now"
+        lines.append(f"{r['method']} {r['dataset']} {r['n_per_class'] or 'all'}/class seed {r['seed']} "
+                     f"({r['profile']}): {100 * r['test_acc']:.2f} %, {r['seconds']:.0f} s, {origin}, {r['when']}")
+    return "\n".join(lines)
 
 
 def results(runs: Sequence[Run], **kwargs: object) -> list[dict]:
     """:func:`result` for each run, in order."""
     return [result(run, **kwargs) for run in runs]  # type: ignore[arg-type]
+
+
+def converged(history: History, metric: str = "test_acc", points: float = 0.5) -> bool:
+    """Whether ``metric`` is flat over the last quarter of the run: its evaluations there (at
+    least two) stay within ``points`` percentage points of each other."""
+    steps, values = history.eval["step"], history.eval[metric]
+    tail = [v for s, v in zip(steps, values) if s >= 0.75 * steps[-1]]
+    if len(tail) < 2:
+        raise ValueError(f"the last quarter of the run has {len(tail)} evaluation(s) of {metric}; "
+                         "evaluate more often (eval_every) to judge convergence")
+    return 100 * (max(tail) - min(tail)) <= points
 
 
 def _stdev(values: list[float]) -> float:
@@ -218,6 +269,21 @@ def headline(method_runs: Sequence[dict], floor_runs: Sequence[dict], ceiling_ru
                     statistics.mean(100 * r["test_acc"] for r in ceiling_runs))
 
 
+def recipe_study(profile: str = "cpu") -> list[Run]:
+    """The runs behind the short-run recipe, compared on the validation split (seeds 0 and 1):
+    FixMatch as the recipe trains it, and one change at a time (the papers' EMA, the threshold,
+    the learning rate); the floor with the papers' EMA. Chapter 0 shows them."""
+    runs = []
+    for seed in (0, 1):
+        runs += [Run("fixmatch", "mnist", N_PER_CLASS, seed, profile),
+                 Run("fixmatch", "mnist", N_PER_CLASS, seed, profile, options={"ema_decay": 0.999}),
+                 Run("fixmatch", "mnist", N_PER_CLASS, seed, profile, options={"threshold": 0.9}),
+                 Run("supervised", "mnist", N_PER_CLASS, seed, profile),
+                 Run("supervised", "mnist", N_PER_CLASS, seed, profile, options={"ema_decay": 0.999})]
+    runs.append(Run("fixmatch", "mnist", N_PER_CLASS, 0, profile, fit_options={"lr": 0.06}))
+    return runs
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m ssl_teach.experiments``: fill the store with the protocol's runs."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -225,15 +291,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion_mnist"])
     parser.add_argument("--methods", nargs="+", default=["fixmatch"], help="besides the floor and the ceiling")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    parser.add_argument("--recipe", action="store_true", help="the runs behind the recipe instead")
     parser.add_argument("--force", action="store_true", help="retrain runs the store already has")
     args = parser.parse_args(argv)
-    for dataset in args.datasets:
-        runs = [floor_run(dataset, s, args.profile) for s in args.seeds]
-        runs += [ceiling_run(dataset, s, args.profile) for s in args.seeds]
-        runs += [Run(m, dataset, N_PER_CLASS, s, args.profile) for m in args.methods for s in args.seeds]
+    plans = ({"mnist": recipe_study(args.profile)} if args.recipe else {
+        dataset: [floor_run(dataset, s, args.profile) for s in args.seeds]
+        + [ceiling_run(dataset, s, args.profile) for s in args.seeds]
+        + [Run(m, dataset, N_PER_CLASS, s, args.profile) for m in args.methods for s in args.seeds]
+        for dataset in args.datasets})
+    for dataset, runs in plans.items():
         for record in results(runs, force=args.force):
             origin = "store" if record["from_store"] else f"trained in {record['seconds']:.0f} s"
-            print(f"{record['method']:>12} {dataset:>13} {record['n_per_class'] or 'all'!s:>4}/class seed "
+            print(f"{record['method']:>26} {dataset:>13} {record['n_per_class'] or 'all'!s:>4}/class seed "
                   f"{record['seed']}: test {100 * record['test_acc']:.2f} % ({origin})", flush=True)
 
 

@@ -67,7 +67,8 @@ class Store:
 
     def path(self, config: dict) -> Path:
         npc = config["n_per_class"]
-        name = f"{config['method']}_{'all' if npc is None else npc}_seed{config['seed']}_{run_key(config)}.json"
+        method = config.get("base_method", config["method"])  # a variant's label has brackets: keep names plain
+        name = f"{method}_{'all' if npc is None else npc}_seed{config['seed']}_{run_key(config)}.json"
         return self.root / config["profile"] / config["dataset"] / name
 
     def load(self, config: dict) -> dict | None:
