@@ -6,7 +6,8 @@
 kernel with ``SSL_TEACH_PROFILE`` set. Afterwards progress-bar widgets, which cannot render
 without a kernel, are removed from the outputs, and ``book/status.json`` records, per chapter,
 the profile, the data source the notebook glued as ``data_source``, the execution time, the
-date, the machine and the versions. ``book/status.md``, the book's status page, is generated
+date, the machine, the versions, and the runs the notebook took from the results store or
+trained (glued as ``store_runs``). ``book/status.md``, the book's status page, is generated
 from that file.
 """
 
@@ -85,6 +86,19 @@ def write_status_page(status: dict) -> None:
             f"{row['seconds'] / 60:.1f} min | {row['date']} | {row['ssl_teach']} | {row['torch']} | "
             f"{row['machine']} |"
         )
+    runs = {notebook: row["store_runs"] for notebook, row in sorted(status.items()) if row.get("store_runs")}
+    if runs:
+        lines += [
+            "",
+            "## Runs from the results store",
+            "",
+            "Training runs go through the results store (`results/`, `ssl_teach.store`): a chapter reuses a",
+            "stored run with the same configuration and package version and trains only what is missing.",
+            "Per chapter, each run its stored outputs show, with its accuracy, its training time, whether",
+            "that execution read it from the store or trained it, and when it was trained.",
+        ]
+        for notebook, text in runs.items():
+            lines += ["", f"**{Path(notebook).stem}**", ""] + [f"- {line}" for line in text.splitlines()]
     STATUS_MD.write_text("\n".join(lines) + "\n")
 
 
@@ -110,6 +124,7 @@ def execute(path: Path, profile: str, timeout: int, threads: int | None) -> dict
     return {
         "profile": profile,
         "data_source": glued_value(nb, "data_source") or "not reported",
+        "store_runs": (glued_value(nb, "store_runs") or "").replace("\\n", "\n"),
         "seconds": round(seconds, 1),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
         "ssl_teach": ssl_teach.__version__,

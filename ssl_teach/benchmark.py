@@ -2,7 +2,7 @@
 and the measurement behind each profile's model.
 
     python -m ssl_teach.benchmark            (or: make benchmark)
-    python -m ssl_teach.benchmark --models   (the model table of chapter 0; trains, ~15 min)
+    python -m ssl_teach.benchmark --models   (the model table of chapter 0; trains, ~12 min)
 
 Prints images per second, measured in the same run on the same machine, for
 
@@ -238,10 +238,10 @@ def fixmatch_step_ms(make_model: Callable[[], torch.nn.Module], steps: int = 12)
     return timings[best], best
 
 
-def model_table(budget_seconds: float = 150.0, seed: int = 0) -> list[dict]:
+def model_table(budget_seconds: float = 120.0, seed: int = 0) -> list[dict]:
     """Train every candidate as floor, FixMatch and ceiling on MNIST, each for ``budget_seconds``
     of measured step time (equal time, not equal steps), and return one row per candidate."""
-    from ssl_teach.experiments import CEILING_FIT, protocol_data
+    from ssl_teach.experiments import protocol_data, protocol_fit
     from ssl_teach.methods import FixMatch, Supervised
     from ssl_teach.train import fit
 
@@ -256,18 +256,18 @@ def model_table(budget_seconds: float = 150.0, seed: int = 0) -> list[dict]:
             model = make()
             return model.to(memory_format=torch.channels_last) if channels_last else model
 
-        # a supervised step on 64 (floor) or 128 (ceiling) images costs about 64/448 or 128/448
-        # of a FixMatch step on 448: scale the step counts to spend the same time
+        # a supervised step on 64 images costs about 64/448 of a FixMatch step on 448: up to 7 times
+        # the steps in the same time, capped at the protocol's floor and ceiling budgets
         fixmatch_steps = max(50, int(budget_seconds * 1000 / ms))
-        floor_steps = min(get_profile("cpu").steps, 7 * fixmatch_steps)
-        ceiling_steps = min(CEILING_FIT["cpu"]["mnist"]["steps"], int(3.5 * fixmatch_steps))
+        floor_fit, ceiling_fit = (protocol_fit("supervised", "mnist", n, "cpu") for n in (10, None))
+        floor_steps = min(floor_fit["steps"], 7 * fixmatch_steps)
+        ceiling_steps = min(ceiling_fit["steps"], int(7 * fixmatch_steps))
         row = {"model": name, "parameters": count_parameters(make()), "ms_per_fixmatch_step": round(ms, 1),
                "channels_last": channels_last, "threads": torch.get_num_threads(), "budget_seconds": budget_seconds}
         for what, method, n_per_class, options in (
-                ("floor", Supervised(fresh(), weak, ema_decay=None), 10, {"steps": floor_steps}),
-                ("fixmatch", FixMatch(fresh(), weak, strong, ema_decay=None), 10, {"steps": fixmatch_steps}),
-                ("ceiling", Supervised(fresh(), weak, ema_decay=None), None,
-                 {**CEILING_FIT["cpu"]["mnist"], "steps": ceiling_steps})):
+                ("floor", Supervised(fresh(), weak), 10, {**floor_fit, "steps": floor_steps}),
+                ("fixmatch", FixMatch(fresh(), weak, strong), 10, {"steps": fixmatch_steps}),
+                ("ceiling", Supervised(fresh(), weak), None, {**ceiling_fit, "steps": ceiling_steps})):
             data = protocol_data(dataset, n_per_class, seed, "cpu")
             start = time.perf_counter()
             history = fit(method, data, "cpu", seed=seed, progress=False, **options)
@@ -279,6 +279,43 @@ def model_table(budget_seconds: float = 150.0, seed: int = 0) -> list[dict]:
                   f"in {row[f'{what}_seconds']:.0f} s", flush=True)
         rows.append(row)
     return rows
+
+
+#: A Colab T4's float32 peak (NVIDIA's data sheet: 8.1 TFLOPS) and the share of it that small
+#: convolutions typically reach: an assumption, so every figure derived from it is an estimate.
+T4_PEAK_FLOPS = 8.1e12
+T4_ASSUMED_EFFICIENCY = 0.3
+
+
+def training_flops(model: torch.nn.Module, image_shape: tuple[int, int, int]) -> float:
+    """Floating-point operations to train on one image: 3 x the forward pass's multiply-adds x 2
+    (the backward pass costs about twice the forward), counting convolutions and linear layers."""
+    macs = 0
+
+    def count(module: torch.nn.Module, inputs: tuple, output: Tensor) -> None:
+        nonlocal macs
+        if isinstance(module, torch.nn.Conv2d):
+            per_position = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+            macs += output[0].numel() * per_position
+        elif isinstance(module, torch.nn.Linear):
+            macs += module.in_features * module.out_features
+
+    hooks = [m.register_forward_hook(count) for m in model.modules()
+             if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *image_shape))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train()
+    return 3 * 2 * macs
+
+
+def estimated_t4_seconds(model: torch.nn.Module, image_shape: tuple[int, int, int], images_per_step: int,
+                         steps: int) -> float:
+    """An *estimate* of the training time on a Colab T4 from FLOPs, at :data:`T4_ASSUMED_EFFICIENCY`."""
+    return training_flops(model, image_shape) * images_per_step * steps / (T4_PEAK_FLOPS * T4_ASSUMED_EFFICIENCY)
 
 
 def report(rows: list[tuple[str, str, float]]) -> str:

@@ -67,9 +67,12 @@ PROFILES: dict[str, Profile] = {
         name="cpu", steps=2000, eval_every=250, batch_size=64, mu=3,
         ablation_steps=400, max_test=None, seeds=(0, 1, 2), ema_decay=0.99,
     ),
+    # sized for a free Colab T4 from FLOPs (not measured on one): SmallCNN's FixMatch step with
+    # mu = 7 is about 0.17 GFLOP x 960 images, an estimated 70 ms at 30 % of the T4's peak, so a
+    # 6,000-step run takes about 7 minutes (ssl_teach.benchmark.estimated_t4_seconds; chapter 0)
     "gpu": Profile(
-        name="gpu", steps=20000, eval_every=1000, batch_size=64, mu=7,
-        ablation_steps=5000, max_test=None, seeds=(0, 1, 2), ema_decay=0.999,
+        name="gpu", steps=6000, eval_every=500, batch_size=64, mu=7,
+        ablation_steps=1500, max_test=None, seeds=(0, 1, 2), ema_decay=0.999,
     ),
 }
 
