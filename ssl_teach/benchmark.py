@@ -41,7 +41,7 @@ from PIL import Image
 from torch import Tensor
 
 from ssl_teach.augment import for_dataset
-from ssl_teach.config import get_profile, set_seed
+from ssl_teach.config import set_seed
 from ssl_teach.data import load_dataset, to_float
 from ssl_teach.models import LeNet, SmallCNN, build_model, count_parameters
 from ssl_teach.train import make_optimizer
