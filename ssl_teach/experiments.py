@@ -23,11 +23,12 @@ store with the protocol's runs. Explained in chapter 0.
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import os
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from ssl_teach.augment import Augmentation, for_dataset
@@ -76,13 +77,24 @@ def protocol_fit(method: str, dataset: str, n_per_class: int | None, profile: st
     return dict(PROTOCOL_FIT.get(profile, {}).get(role, {}).get(dataset, {}))
 
 
-#: method name -> builder(model, weak, strong, **options): the protocol's methods. Their
-#: defaults are the book's recipe; options override them.
-BUILDERS: dict[str, Callable[..., Method]] = {
-    "supervised": lambda model, weak, strong, augment="weak", **o: Supervised(
-        model, weak if augment == "weak" else strong, **o),
-    "fixmatch": lambda model, weak, strong, **o: FixMatch(model, weak, strong, **o),
-}
+#: The protocol's methods by name. Their constructors' defaults are the book's recipe; a run's
+#: ``options`` override them.
+METHODS: dict[str, type[Method]] = {"supervised": Supervised, "fixmatch": FixMatch}
+
+#: what a constructor argument of this name receives: the dataset's weak or strong view
+_VIEWS = {"weak": 0, "augment": 0, "strong": 1}
+
+
+def hyperparameters(method: str, options: dict | None = None) -> dict:
+    """Every plain (number, string, bool or ``None``) hyper-parameter of ``method``'s constructor,
+    its default updated with ``options``: the method part of a run's full configuration."""
+    defaults = {name: p.default for name, p in inspect.signature(METHODS[method]).parameters.items()
+                if p.default is not p.empty and isinstance(p.default, int | float | str | bool | None)}
+    unknown = set(options or {}) - set(defaults)
+    if unknown:
+        raise ValueError(f"{method} has no hyper-parameter {', '.join(sorted(unknown))}; it has "
+                         f"{', '.join(defaults)}")
+    return {**defaults, **(options or {})}
 
 
 @dataclass(frozen=True)
@@ -90,12 +102,13 @@ class Run:
     """One training run of the protocol, as a configuration.
 
     Attributes:
-        method: a key of :data:`BUILDERS`.
+        method: a key of :data:`METHODS`.
         dataset: ``"mnist"``, ``"fashion_mnist"`` (or ``"cifar10"`` in the ``gpu`` profile).
         n_per_class: labeled images per class; ``None`` for the all-labels ceiling.
         seed: the labeled set, the initialisation and the batch order.
         profile: the profile's name.
-        options: the method's hyper-parameters that differ from its defaults.
+        options: the method's hyper-parameters to change from its defaults (a default passed
+            here is the same run as the default itself).
         fit_options: ``fit`` arguments that differ from the profile's (``steps``, ``lr``, ...).
     """
 
@@ -108,8 +121,9 @@ class Run:
     fit_options: dict = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
-        if self.method not in BUILDERS:
-            raise ValueError(f"unknown method {self.method!r}; allowed: {', '.join(BUILDERS)}")
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; allowed: {', '.join(METHODS)}")
+        hyperparameters(self.method, self.options)  # a clear error for an unknown option
         if self.seed not in range(0, 2**31) or isinstance(self.seed, bool):
             raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
         if self.n_per_class is not None and (not isinstance(self.n_per_class, int) or self.n_per_class < 1):
@@ -122,7 +136,9 @@ class Run:
         ``"fixmatch[ema_decay=0.999]"``. Records carry it as ``method``, so a variant is never
         mistaken for the headline run."""
         protocol = protocol_fit(self.method, self.dataset, self.n_per_class, self.profile)
-        extra = {**self.options, **{k: v for k, v in self.fit_options.items() if protocol.get(k) != v}}
+        defaults = hyperparameters(self.method)
+        extra = {**{k: v for k, v in self.options.items() if defaults[k] != v},
+                 **{k: v for k, v in self.fit_options.items() if protocol.get(k) != v}}
         return self.method + ("[" + ",".join(f"{k}={v}" for k, v in sorted(extra.items())) + "]" if extra else "")
 
     def config(self) -> dict:
@@ -131,8 +147,11 @@ class Run:
         fit_options = {"steps": profile.steps, "batch_size": profile.batch_size, "mu": profile.mu,
                        "lr": profile.lr, "eval_every": profile.eval_every,
                        **protocol_fit(self.method, self.dataset, self.n_per_class, self.profile), **self.fit_options}
-        return {**asdict(self), "method": self.label, "base_method": self.method, "fit_options": fit_options,
-                "val_per_class": self.val_per_class}
+        config = {**asdict(self), "method": self.label, "base_method": self.method,
+                  "hyperparameters": hyperparameters(self.method, self.options), "fit_options": fit_options,
+                  "val_per_class": self.val_per_class}
+        del config["options"]  # in "hyperparameters": a default passed as an option is the same run
+        return config
 
     @property
     def val_per_class(self) -> int:
@@ -166,7 +185,9 @@ def build(run: Run, weak: Augmentation | None = None, strong: Augmentation | Non
     if weak is None or strong is None:
         weak, strong = for_dataset(run.dataset)
     set_seed(run.seed)
-    return BUILDERS[run.method](build_model(run.dataset, run.profile), weak, strong, **run.options)
+    cls = METHODS[run.method]
+    views = {name: (weak, strong)[i] for name, i in _VIEWS.items() if name in inspect.signature(cls).parameters}
+    return cls(build_model(run.dataset, run.profile), **views, **run.options)
 
 
 _DATASETS: dict[str, Dataset] = {}

@@ -57,6 +57,9 @@ def test_a_variant_is_labelled_apart_from_the_protocol_run():
     assert Run("fixmatch", "mnist", options={"threshold": 0.9}).label == "fixmatch[threshold=0.9]"
     assert Run("fixmatch", "mnist", fit_options={"lr": 0.06}).config()["method"] == "fixmatch[lr=0.06]"
     assert ceiling_run("mnist", 0).label == "supervised"  # the ceiling's own budget is the protocol's
+    default = Run("fixmatch", "mnist", options={"threshold": 0.95})  # the default, passed explicitly
+    assert default.label == "fixmatch" and default.config() == Run("fixmatch", "mnist").config()
+    assert Run("fixmatch", "mnist").config()["hyperparameters"]["threshold"] == 0.95
     assert Run("fixmatch", "mnist").config()["fit_options"]["steps"] == get_profile("cpu").steps
 
 
@@ -65,6 +68,8 @@ def test_runs_name_what_is_allowed():
         Run("fixmatc", "mnist")
     with pytest.raises(ValueError, match="n_per_class must be None"):
         Run("fixmatch", "mnist", 0)
+    with pytest.raises(ValueError, match="fixmatch has no hyper-parameter tau; it has threshold"):
+        Run("fixmatch", "mnist", options={"tau": 0.9})
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
         Run("fixmatch", "mnist", profile="fast")
     assert ceiling_run("mnist", 0).n_per_class is None and floor_run("mnist", 2).seed == 2
