@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NOTEBOOKS ?= $(wildcard chapters/*.ipynb)
 
-.PHONY: book test data notebooks experiments benchmark check-site sync-install-cells clean
+.PHONY: book test data notebooks experiments benchmark check-site sync-install-cells assignments clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,7 @@ book: $(STAMP)
 ## make test: lint, unit tests, then every chapter end to end in the smoke profile (nbval)
 test: $(STAMP) data
 	$(BIN)/ruff check .
+	$(BIN)/python assignments/build.py --check
 	$(BIN)/python -m pytest tests
 	SSL_TEACH_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=900 chapters/
@@ -55,6 +56,11 @@ benchmark: $(STAMP)
 ## every chapter's install cell (README, "Releasing")
 sync-install-cells: $(STAMP)
 	$(BIN)/python book/sync_repository.py
+
+## make assignments: regenerate the course assignments (student notebooks, autograders, wrong
+## submissions) from their masters in assignments/masters (make test fails when they drift)
+assignments: $(STAMP)
+	$(BIN)/python assignments/build.py
 
 clean:
 	rm -rf _build
