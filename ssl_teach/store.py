@@ -67,22 +67,28 @@ class Store:
 
     def path(self, config: dict) -> Path:
         npc = config["n_per_class"]
-        method = config.get("base_method", config["method"])  # a variant's label has brackets: keep names plain
-        name = f"{method}_{'all' if npc is None else npc}_seed{config['seed']}_{run_key(config)}.json"
+        name = f"{config['method']}_{'all' if npc is None else npc}_seed{config['seed']}_{run_key(config)}.json"
         return self.root / config["profile"] / config["dataset"] / name
 
-    def load(self, config: dict) -> dict | None:
-        """The record of the run ``config`` describes, or ``None`` when there is none."""
+    def load(self, config: dict, label: str | None = None) -> dict | None:
+        """The record of the run ``config`` describes, or ``None`` when there is none. With
+        ``label`` (the record's ``method``, e.g. ``"fixmatch[threshold=0.9]"``), a record filed
+        under another label, because the method's defaults changed since, is relabelled on disk."""
         path = self.path(config)
         if not path.exists():
             return None
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
+        if label is not None and record["method"] != label:
+            record["method"] = label
+            self._write(path, record)
+        return record
 
-    def save(self, config: dict, history: dict, seconds: float) -> dict:
-        """Write the record of a finished run atomically and return it."""
+    def save(self, config: dict, history: dict, seconds: float, label: str | None = None) -> dict:
+        """Write the record of a finished run atomically and return it. ``label`` names the run
+        in the record's ``method`` (default ``config["method"]``); it is not part of the key."""
         evals = history["eval"]
         record = {
-            "key": run_key(config), "method": config["method"], "dataset": config["dataset"],
+            "key": run_key(config), "method": label or config["method"], "dataset": config["dataset"],
             "n_per_class": config["n_per_class"], "seed": config["seed"], "profile": config["profile"],
             "steps": int(evals["step"][-1]), "seconds": round(float(seconds), 2),
             "test_acc": evals["test_acc"][-1], "val_acc": (evals.get("val_acc") or [None])[-1],
@@ -90,7 +96,11 @@ class Store:
             "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "machine": machine(), "history": history,
         }
-        path = self.path(config)
+        self._write(self.path(config), record)
+        return record
+
+    @staticmethod
+    def _write(path: Path, record: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
@@ -101,7 +111,6 @@ class Store:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return record
 
     def records(self) -> list[dict]:
         """Every record in the store (for listings such as the status page)."""

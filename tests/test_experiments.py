@@ -55,7 +55,8 @@ def test_protocol_splits_keep_validation_apart_and_fixed_across_label_budgets():
 def test_a_variant_is_labelled_apart_from_the_protocol_run():
     assert Run("fixmatch", "mnist").label == "fixmatch"
     assert Run("fixmatch", "mnist", options={"threshold": 0.9}).label == "fixmatch[threshold=0.9]"
-    assert Run("fixmatch", "mnist", fit_options={"lr": 0.06}).config()["method"] == "fixmatch[lr=0.06]"
+    assert Run("fixmatch", "mnist", fit_options={"lr": 0.06}).label == "fixmatch[lr=0.06]"
+    assert Run("fixmatch", "mnist", options={"threshold": 0.9}).config()["method"] == "fixmatch"  # keyed apart
     assert ceiling_run("mnist", 0).label == "supervised"  # the ceiling's own budget is the protocol's
     default = Run("fixmatch", "mnist", options={"threshold": 0.95})  # the default, passed explicitly
     assert default.label == "fixmatch" and default.config() == Run("fixmatch", "mnist").config()
@@ -94,6 +95,7 @@ def test_a_run_is_trained_once_then_read_from_the_store(tmp_path, monkeypatch):
     other = Run("supervised", "mnist", 2, seed=1, profile="cpu", fit_options=quick)
     result(other, store=store, dataset=dataset, progress=False)
     assert len(store.records()) == 2
+    assert first["method"] == run.label  # the record is labelled with the run's settings
     smoke = Run("supervised", "mnist", 2, seed=0, profile="smoke", fit_options=quick)
     result(smoke, store=store, dataset=dataset, progress=False)
     assert not result(smoke, store=store, dataset=dataset, progress=False)["from_store"]  # smoke always trains

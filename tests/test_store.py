@@ -37,6 +37,14 @@ def test_the_key_changes_with_any_setting_and_with_the_package_version(monkeypat
     assert run_key(CONFIG) != key
 
 
+def test_a_label_names_the_record_and_follows_a_changed_default(tmp_path):
+    store = Store(tmp_path)
+    store.save(CONFIG, HISTORY, seconds=1.0, label="fixmatch[threshold=0.9]")
+    assert store.load(CONFIG)["method"] == "fixmatch[threshold=0.9]"
+    assert store.load(CONFIG, label="fixmatch")["method"] == "fixmatch"  # 0.9 became the default
+    assert json.loads(store.path(CONFIG).read_text())["method"] == "fixmatch"  # rewritten on disk
+
+
 def test_the_ceiling_is_filed_as_all_labels(tmp_path):
     path = Store(tmp_path).path({**CONFIG, "n_per_class": None})
     assert path.parent == tmp_path / "cpu" / "mnist" and path.name.startswith("fixmatch_all_seed1_")
