@@ -10,10 +10,10 @@ results store (:mod:`ssl_teach.store`):
 For each dataset and seed :func:`protocol_data` draws the labeled set (10 per class) and a
 validation split (:data:`VAL_PER_CLASS` labeled images per class, never trained on) from one
 random order per class; every choice of a hyper-parameter is made on the validation splits
-(seeds 0 and 1 for the recipe of chapter 0), never on the test set. A headline (:func:`headline`) is the mean and standard
-deviation over the seeds, the paired difference to the floor (same labeled set, seed by seed)
-and the share of the floor-to-ceiling gap closed; a difference within twice the standard
-deviation of the paired differences is a tie.
+(seeds 0 and 1 for the recipe of chapter 0), never on the test set. A headline
+(:func:`headline`) is the mean and standard deviation over the seeds, the paired difference
+to the floor (same labeled set, seed by seed) and the share of the floor-to-ceiling gap
+closed; a difference within twice the standard deviation of the paired differences is a tie.
 
 :func:`result` returns a run's record from the store, training it first when it is missing
 (or when ``force=True``). ``python -m ssl_teach.experiments`` (``make experiments``) fills the
