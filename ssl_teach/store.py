@@ -107,6 +107,7 @@ class Store:
             with os.fdopen(fd, "w") as f:
                 json.dump(record, f, sort_keys=True, separators=(",", ":"))
                 f.write("\n")
+            os.chmod(tmp, 0o644)  # mkstemp makes files only their owner can read
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
