@@ -109,8 +109,9 @@ def bands() -> tuple[float, float, str]:
     floor = [r["test_acc"] for r in records if r["method"] == "supervised"]
     fixmatch = [r["test_acc"] for r in records if r["method"] == "fixmatch"]
     if floor and fixmatch:
+        steps = "/".join(str(n) for n in sorted({r["steps"] for r in records if r["method"] == "fixmatch"}))
         where = (f"the results store (`results/cpu/fashion_mnist`: supervised, {len(floor)} seed(s), and fixmatch, "
-                 f"{len(fixmatch)} seed(s), 10 labels per class)")
+                 f"{len(fixmatch)} seed(s) of {steps} steps, 10 labels per class)")
         return sum(floor) / len(floor), sum(fixmatch) / len(fixmatch), where
     saved = json.loads(BANDS_FILE.read_text())
     return saved["floor"], saved["fixmatch"], f"`assignments/{BANDS_FILE.name}` ({saved['source']})"

@@ -161,3 +161,20 @@ def test_grading(stem, submission, lost):
         expected = {q: maxima[q] - (lost or {}).get(q, 0) for q in maxima}
     assert scores == expected, f"{submission.name}: got {scores}, expected {expected}"
     assert seconds < 240, f"grading {submission.name} took {seconds:.0f} s"
+
+
+def test_capstone_bands_come_from_the_store_when_it_has_both(tmp_path, monkeypatch):
+    store = tmp_path / "results" / "cpu" / "fashion_mnist"
+    store.mkdir(parents=True)
+    rows = [("supervised", 0, 0.70), ("supervised", 1, 0.72), ("fixmatch", 0, 0.76),
+            ("fixmatch[threshold=0.8]", 0, 0.99), ("supervised", 2, None)]
+    for i, (method, seed, acc) in enumerate(rows):
+        n_per_class = None if acc is None else 10  # the ceiling does not count
+        record = {"method": method, "dataset": "fashion_mnist", "profile": "cpu", "n_per_class": n_per_class,
+                  "seed": seed, "test_acc": acc or 0.9, "steps": 1000}
+        (store / f"run{i}.json").write_text(json.dumps(record))
+    monkeypatch.setattr(build, "ROOT", tmp_path)
+    floor, fixmatch, where = build.bands()
+    assert (round(floor, 6), round(fixmatch, 6)) == (0.71, 0.76) and "results store" in where
+    (store / "run2.json").unlink()  # no fixmatch record: the committed, provisional file
+    assert build.bands()[2].startswith("`assignments/a5_capstone_bands.json`")
