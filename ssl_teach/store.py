@@ -117,4 +117,5 @@ class Store:
         """Every record in the store (for listings such as the status page)."""
         if not self.root.is_dir():
             return []
-        return [json.loads(p.read_text()) for p in sorted(self.root.rglob("*.json")) if not p.name.startswith(".")]
+        # records sit at <profile>/<dataset>/<run>.json; other files of the folder (the model table) are not runs
+        return [json.loads(p.read_text()) for p in sorted(self.root.glob("*/*/*.json")) if not p.name.startswith(".")]

@@ -26,6 +26,8 @@ def test_a_saved_record_loads_back_with_the_fields_the_book_reads(tmp_path):
     assert {"when", "machine", "key"} <= loaded.keys() and loaded["machine"]["torch_threads"] >= 1
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [store.path(CONFIG).name]  # no temporary left
     assert store.records() == [loaded]
+    (tmp_path / "model_choice.json").write_text("{}")  # another file of the folder is not a run
+    assert store.records() == [loaded]
 
 
 def test_the_key_changes_with_any_setting_and_with_the_package_version(monkeypatch):
