@@ -64,7 +64,7 @@ PROFILES: dict[str, Profile] = {
         ablation_steps=10, max_test=300, seeds=(0,), ema_decay=0.9,
     ),
     "cpu": Profile(
-        name="cpu", steps=2000, eval_every=250, batch_size=64, mu=3,
+        name="cpu", steps=2700, eval_every=250, batch_size=64, mu=3,
         ablation_steps=400, max_test=None, seeds=(0, 1, 2), ema_decay=0.99,
     ),
     # sized for a free Colab T4 from FLOPs (not measured on one): SmallCNN's FixMatch step with
