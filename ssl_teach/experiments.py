@@ -124,7 +124,7 @@ class Run:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; allowed: {', '.join(METHODS)}")
         hyperparameters(self.method, self.options)  # a clear error for an unknown option
-        if self.seed not in range(0, 2**31) or isinstance(self.seed, bool):
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
         if self.n_per_class is not None and (not isinstance(self.n_per_class, int) or self.n_per_class < 1):
             raise ValueError(f"n_per_class must be None (all labels) or an int >= 1, got {self.n_per_class!r}")

@@ -67,6 +67,8 @@ def test_a_variant_is_labelled_apart_from_the_protocol_run():
 def test_runs_name_what_is_allowed():
     with pytest.raises(ValueError, match="unknown method 'fixmatc'; allowed: supervised, fixmatch"):
         Run("fixmatc", "mnist")
+    with pytest.raises(ValueError, match=r"seed must be an int >= 0, got 1.0"):
+        Run("fixmatch", "mnist", seed=1.0)
     with pytest.raises(ValueError, match="n_per_class must be None"):
         Run("fixmatch", "mnist", 0)
     with pytest.raises(ValueError, match="fixmatch has no hyper-parameter tau; it has threshold"):
