@@ -9,27 +9,36 @@ to run code hidden in a file. Explained in chapter 0.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
 FORMAT = "ssl_teach-checkpoint-1"
 
 
-def save_checkpoint(state: dict, path: str | Path) -> Path:
-    """Write ``state`` (tensors, numbers, strings, lists and dicts) to ``path`` atomically."""
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Call ``write`` on a temporary file beside ``path``, flush it to disk, then rename it over
+    ``path``: an interruption leaves the old file or the new one, never half a file. Checkpoints
+    and the results store (``ssl_teach.store``) are written this way."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "wb") as f:
-            torch.save({"format": FORMAT, **state}, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
     return path
+
+
+def save_checkpoint(state: dict, path: str | Path) -> Path:
+    """Write ``state`` (tensors, numbers, strings, lists and dicts) to ``path`` atomically."""
+    return atomic_write(path, lambda f: torch.save({"format": FORMAT, **state}, f))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:

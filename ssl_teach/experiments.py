@@ -159,8 +159,12 @@ class Run:
 
     @property
     def val_per_class(self) -> int:
-        """The validation images per class set aside: none for the ceiling, which uses every label."""
-        return 0 if self.n_per_class is None else VAL_PER_CLASS
+        return val_per_class(self.n_per_class)
+
+
+def val_per_class(n_per_class: int | None) -> int:
+    """The validation images per class set aside: none for the ceiling, which uses every label."""
+    return 0 if n_per_class is None else VAL_PER_CLASS
 
 
 def floor_run(dataset: str, seed: int, profile: str = "cpu", n_per_class: int = N_PER_CLASS) -> Run:
@@ -179,8 +183,7 @@ def protocol_data(dataset: Dataset, n_per_class: int | None, seed: int, profile:
     and :data:`VAL_PER_CLASS` validation images per class, the rest unlabeled; ``n_per_class=None``
     (the ceiling) labels every training image and sets no validation image apart."""
     profile = profile if isinstance(profile, Profile) else get_profile(profile)
-    n_val = 0 if n_per_class is None else VAL_PER_CLASS
-    return make_ssl_data(dataset, n_per_class, n_val_per_class=n_val, seed=seed,
+    return make_ssl_data(dataset, n_per_class, n_val_per_class=val_per_class(n_per_class), seed=seed,
                          max_test=profile.max_test, device=device)
 
 

@@ -24,12 +24,12 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 from pathlib import Path
 
 import torch
 
 import ssl_teach
+from ssl_teach.checkpoint import atomic_write
 
 RESULTS_ENV = "SSL_TEACH_RESULTS"
 
@@ -101,17 +101,8 @@ class Store:
 
     @staticmethod
     def _write(path: Path, record: dict) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(record, f, sort_keys=True, separators=(",", ":"))
-                f.write("\n")
-            os.chmod(tmp, 0o644)  # mkstemp makes files only their owner can read
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        text = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"  # fails before any file exists
+        atomic_write(path, lambda f: f.write(text.encode()))
 
     def records(self) -> list[dict]:
         """Every record in the store (for listings such as the status page)."""
