@@ -34,8 +34,8 @@ from dataclasses import asdict, dataclass, field
 from ssl_teach.augment import Augmentation, for_dataset
 from ssl_teach.config import Profile, get_profile, set_seed
 from ssl_teach.data import Dataset, SSLData, load_dataset, make_ssl_data
-from ssl_teach.methods import FixMatch, Method, Supervised
-from ssl_teach.models import build_model
+from ssl_teach.methods import FixMatch, MeanTeacher, Method, MixMatch, PiModel, PseudoLabel, SimMatch, Supervised
+from ssl_teach.models import ClassifierWithProjection, build_model
 from ssl_teach.store import Store
 from ssl_teach.train import History, fit
 
@@ -70,26 +70,63 @@ PROTOCOL_FIT: dict[str, dict[str, dict[str, dict]]] = {
 
 def protocol_fit(method: str, dataset: str, n_per_class: int | None, profile: str) -> dict:
     """The ``fit`` options the protocol gives a run: the floor's or the ceiling's budget for
-    ``supervised``, nothing beyond the profile's for every other method."""
-    if method != "supervised":
+    ``supervised`` (and ``supervised_strong``), nothing beyond the profile's for every other
+    method: each sees the same images, ``steps`` x (``batch_size`` labeled + ``mu`` x
+    ``batch_size`` unlabeled)."""
+    if method not in SUPERVISED:
         return {}
     role = "ceiling" if n_per_class is None else "floor"
     return dict(PROTOCOL_FIT.get(profile, {}).get(role, {}).get(dataset, {}))
 
 
-#: The protocol's methods by name. Their constructors' defaults are the book's recipe; a run's
-#: ``options`` override them.
-METHODS: dict[str, type[Method]] = {"supervised": Supervised, "fixmatch": FixMatch}
+#: The protocol's methods by name. Their constructors' defaults plus :func:`recipe` are the
+#: book's recipe; a run's ``options`` override them. ``supervised_strong`` is the floor trained
+#: on strongly augmented labeled images (RandAugment and Cutout, FixMatch's strong view), so that
+#: a method's gain is not credited to its augmentation (Oliver et al., 2018).
+METHODS: dict[str, type[Method]] = {
+    "supervised": Supervised, "supervised_strong": Supervised, "pseudo_label": PseudoLabel,
+    "pi_model": PiModel, "mean_teacher": MeanTeacher, "mixmatch": MixMatch, "fixmatch": FixMatch,
+    "simmatch": SimMatch,
+}
+#: the methods trained on labels only: the floor and the ceiling get :data:`PROTOCOL_FIT`'s budget
+SUPERVISED = ("supervised", "supervised_strong")
 
 #: what a constructor argument of this name receives: the dataset's weak or strong view
 _VIEWS = {"weak": 0, "augment": 0, "strong": 1}
+#: methods whose arguments receive another view than :data:`_VIEWS` says
+_VIEW_OVERRIDES = {"supervised_strong": {"weak": 1}}
 
 
-def hyperparameters(method: str, options: dict | None = None) -> dict:
+def recipe(method: str, steps: int) -> dict:
+    """The protocol's settings of ``method`` beyond its constructor's defaults, for a run of
+    ``steps`` steps (ramps are a share of the run). Every method sees the same images (mu = 3).
+
+    * pseudo-labeling: weight 1 ramped up linearly over the first 40 % of the run, threshold 0.95
+      (the reimplementations in google-research/fixmatch and USB);
+    * Pi-model and Mean Teacher: w_max = 30 reached after 40 % of the run (Laine and Aila ramp
+      over 80 of 300 epochs; 30 won on the validation split, chapter 2), the teacher's decay
+      0.999 (Tarvainen and Valpola's ramp-down phase; it won on validation, chapter 3);
+    * MixMatch: its paper's settings, the ramp-up of lambda_u over the first quarter of the run
+      (the paper ramps over 16,384 of 1,048,576 steps; ours are a thousand times shorter).
+    """
+    ramp = int(0.4 * steps)
+    return {
+        "pseudo_label": {"alpha_f": 1.0, "t1": 0, "t2": ramp, "threshold": 0.95},
+        "pi_model": {"w_max": 30.0, "rampup_steps": ramp},
+        "mean_teacher": {"w_max": 30.0, "rampup_steps": ramp, "teacher_decay": 0.999},
+        "mixmatch": {"rampup_steps": steps // 4},
+    }.get(method, {})
+
+
+def hyperparameters(method: str, options: dict | None = None, steps: int | None = None) -> dict:
     """Every plain (number, string, bool or ``None``) hyper-parameter of ``method``'s constructor,
-    its default updated with ``options``: the method part of a run's full configuration."""
+    its default (or :func:`recipe`'s setting for a run of ``steps``, default: the ``cpu``
+    profile's) updated with ``options``: the method part of a run's full configuration."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
     defaults = {name: p.default for name, p in inspect.signature(METHODS[method]).parameters.items()
                 if p.default is not p.empty and isinstance(p.default, int | float | str | bool | None)}
+    defaults.update(recipe(method, get_profile("cpu").steps if steps is None else steps))
     unknown = set(options or {}) - set(defaults)
     if unknown:
         raise ValueError(f"{method} has no hyper-parameter {', '.join(sorted(unknown))}; it has "
@@ -123,12 +160,12 @@ class Run:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; allowed: {', '.join(METHODS)}")
-        hyperparameters(self.method, self.options)  # a clear error for an unknown option
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
         if self.n_per_class is not None and (not isinstance(self.n_per_class, int) or self.n_per_class < 1):
             raise ValueError(f"n_per_class must be None (all labels) or an int >= 1, got {self.n_per_class!r}")
         get_profile(self.profile)  # a clear error for an unknown profile
+        hyperparameters(self.method, self.options, self.steps)  # a clear error for an unknown option
 
     @property
     def label(self) -> str:
@@ -136,7 +173,7 @@ class Run:
         ``"fixmatch[ema_decay=0.999]"``. Records carry it as ``method``, so a variant is never
         mistaken for the headline run; it is not part of the key, so a run stays the same run
         when a default changes and only its label follows."""
-        defaults = hyperparameters(self.method)
+        defaults = hyperparameters(self.method, steps=self.steps)
         fit_defaults = self._fit_defaults()
         extra = {**{k: v for k, v in self.options.items() if defaults[k] != v},
                  **{k: v for k, v in self.fit_options.items() if fit_defaults.get(k) != v}}
@@ -152,7 +189,7 @@ class Run:
     def config(self) -> dict:
         """The run's full configuration: what the store keys it by."""
         fit_options = {**self._fit_defaults(), **self.fit_options}
-        config = {**asdict(self), "hyperparameters": hyperparameters(self.method, self.options),
+        config = {**asdict(self), "hyperparameters": hyperparameters(self.method, self.options, self.steps),
                   "fit_options": fit_options, "val_per_class": self.val_per_class}
         del config["options"]  # in "hyperparameters": a default passed as an option is the same run
         return config
@@ -160,6 +197,11 @@ class Run:
     @property
     def val_per_class(self) -> int:
         return val_per_class(self.n_per_class)
+
+    @property
+    def steps(self) -> int:
+        """The run's optimizer steps."""
+        return self.fit_options.get("steps", self._fit_defaults()["steps"])
 
 
 def val_per_class(n_per_class: int | None) -> int:
@@ -187,14 +229,21 @@ def protocol_data(dataset: Dataset, n_per_class: int | None, seed: int, profile:
                          max_test=profile.max_test, device=device)
 
 
-def build(run: Run, weak: Augmentation | None = None, strong: Augmentation | None = None) -> Method:
-    """The method of ``run`` with a fresh model of its dataset and profile."""
+def build(run: Run, data: SSLData, weak: Augmentation | None = None, strong: Augmentation | None = None) -> Method:
+    """The method of ``run`` with a fresh model of its dataset and profile; SimMatch gets the
+    projection head and its memory bank's labeled images from ``data``."""
     if weak is None or strong is None:
         weak, strong = for_dataset(run.dataset)
     set_seed(run.seed)
     cls = METHODS[run.method]
-    views = {name: (weak, strong)[i] for name, i in _VIEWS.items() if name in inspect.signature(cls).parameters}
-    return cls(build_model(run.dataset, run.profile), **views, **run.options)
+    parameters = inspect.signature(cls).parameters
+    view_of = {**_VIEWS, **_VIEW_OVERRIDES.get(run.method, {})}
+    arguments = {name: (weak, strong)[i] for name, i in view_of.items() if name in parameters}
+    model = build_model(run.dataset, run.profile)
+    if cls is SimMatch:
+        model = ClassifierWithProjection(model)
+        arguments.update(labeled_index=data.labeled, labeled_labels=data.labels[data.labeled])
+    return cls(model, **arguments, **hyperparameters(run.method, run.options, run.steps))
 
 
 _DATASETS: dict[str, Dataset] = {}
@@ -226,10 +275,12 @@ def result(run: Run, store: Store | None = None, force: bool = False, progress: 
         USED.append(record)
         return record
     data = protocol_data(dataset or _dataset(run.dataset), run.n_per_class, run.seed, run.profile)
-    method = build(run)
+    method = build(run, data)
     labels = "all" if run.n_per_class is None else run.n_per_class
+    # a method with an EMA model is evaluated with it; its raw weights are recorded too (raw_acc)
+    raw = {"raw": lambda: method.model} if method.ema is not None else None
     start = time.perf_counter()
-    history = fit(method, data, run.profile, seed=run.seed, progress=progress,
+    history = fit(method, data, run.profile, seed=run.seed, progress=progress, extra_eval=raw,
                   desc=f"{run.method} {run.dataset} {labels}/class seed {run.seed}", **config["fit_options"])
     record = store.save(config, history.to_dict(), time.perf_counter() - start, label=run.label)
     record["from_store"] = False
