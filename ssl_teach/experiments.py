@@ -370,6 +370,33 @@ def headline(method_runs: Sequence[dict], floor_runs: Sequence[dict], ceiling_ru
                     statistics.mean(100 * r["test_acc"] for r in ceiling_runs))
 
 
+@dataclass
+class Comparison:
+    """A method's runs on the protocol next to the floor's and the ceiling's (store records,
+    seed by seed), and their :class:`Headline`. What every chapter's headline cell shows."""
+
+    method: list[dict]
+    floor: list[dict]
+    ceiling: list[dict]
+    headline: Headline
+
+
+def compare(method: str, dataset: str, profile: str = "cpu", options: dict | None = None,
+            fit_options: dict | None = None, data: Dataset | None = None,
+            floor_method: str = "supervised") -> Comparison:
+    """:func:`result` of ``method`` on the labeled sets of the profile's seeds (0, 1 and 2 in the
+    ``cpu`` profile), of the floor (``floor_method``: ``"supervised"``, or
+    ``"supervised_strong"`` for the floor on strong views) and of the ceiling on the same
+    seeds, with their headline. Missing runs are trained first."""
+    seeds = get_profile(profile).seeds
+    runs = [Run(method, dataset, N_PER_CLASS, s, profile, dict(options or {}), dict(fit_options or {}))
+            for s in seeds]
+    method_records = results(runs, dataset=data)
+    floor = results([Run(floor_method, dataset, N_PER_CLASS, s, profile) for s in seeds], dataset=data)
+    ceiling = results([ceiling_run(dataset, s, profile) for s in seeds], dataset=data)
+    return Comparison(method_records, floor, ceiling, headline(method_records, floor, ceiling))
+
+
 def recipe_study(profile: str = "cpu") -> list[Run]:
     """The runs behind the short-run recipe, compared on the validation split (seeds 0 and 1):
     the floor with and without the papers' EMA of decay 0.999; FixMatch for 2,000 steps without

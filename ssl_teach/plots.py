@@ -103,3 +103,26 @@ def confidence_histogram(
     ax.set_xlabel("confidence (max softmax probability)")
     ax.set_ylabel("unlabeled images")
     return fig
+
+
+def plot_records(
+    records: Mapping[str, Sequence[dict]], metric: str = "test_acc", ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Evaluation curves of store records (:func:`ssl_teach.experiments.result`): one colour per
+    name, one line per seed, so the spread between labeled sets shows."""
+    fig, ax = _axes(ax, (5.5, 3.2))
+    for i, (label, runs) in enumerate(records.items()):
+        for k, record in enumerate(runs):
+            table = record["history"]["eval"]
+            if metric not in table:
+                raise ValueError(f"{label!r} has no {metric!r} in its evaluations; it has {sorted(table)}")
+            ax.plot(table["step"], table[metric], color=f"C{i}", alpha=0.8, lw=1.2,
+                    label=f"{label} ({len(runs)} seeds)" if k == 0 else None)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(metric.replace("_acc", " accuracy").replace("_", " "))
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=8)
+    return fig
