@@ -101,3 +101,49 @@ def test_a_run_is_trained_once_then_read_from_the_store(tmp_path, monkeypatch):
     smoke = Run("supervised", "mnist", 2, seed=0, profile="smoke", fit_options=quick)
     result(smoke, store=store, dataset=dataset, progress=False)
     assert not result(smoke, store=store, dataset=dataset, progress=False)["from_store"]  # smoke always trains
+
+
+def test_the_recipe_sets_ramps_as_shares_of_the_run_and_keys_them():
+    from ssl_teach.experiments import recipe
+    assert recipe("pseudo_label", 1000) == {"alpha_f": 1.0, "t1": 0, "t2": 400, "threshold": 0.95}
+    assert recipe("mixmatch", 1000)["rampup_steps"] == 250 and recipe("fixmatch", 1000) == {}
+    short = Run("pi_model", "mnist", fit_options={"steps": 1000})
+    assert short.config()["hyperparameters"]["rampup_steps"] == 400  # the ramp follows the run's length
+    assert short.label == "pi_model[steps=1000]"  # the recipe's own ramp is not a variant
+    assert Run("pi_model", "mnist").config()["hyperparameters"]["rampup_steps"] == int(0.4 * get_profile("cpu").steps)
+    assert Run("pi_model", "mnist", options={"w_max": 10.0}).label == "pi_model[w_max=10.0]"
+    with pytest.raises(ValueError, match="pseudo_label has no hyper-parameter tau"):
+        Run("pseudo_label", "mnist", options={"tau": 0.9})
+
+
+def test_every_method_is_built_and_trains_a_step_with_its_views():
+    from ssl_teach.experiments import METHODS, build
+    from ssl_teach.methods import SimMatch
+    from ssl_teach.train import fit
+    dataset = synthetic_dataset(n_per_class=60)
+    data = protocol_data(dataset, 2, 0, "smoke", device="cpu")
+    for name in METHODS:
+        method = build(Run(name, "mnist", 2, profile="smoke"), data)
+        history = fit(method, data, "smoke", steps=1, batch_size=4, mu=2, progress=False)
+        assert 0.0 <= history.final_accuracy <= 1.0, name
+        if isinstance(method, SimMatch):
+            assert len(method.bank) == len(data.labeled)  # the bank holds the labeled images
+    from ssl_teach.augment import StrongAugment, WeakAugment
+    assert isinstance(build(Run("supervised", "mnist", 2, profile="smoke"), data).weak, WeakAugment)
+    assert isinstance(build(Run("supervised_strong", "mnist", 2, profile="smoke"), data).weak, StrongAugment)
+
+
+def test_compare_pairs_a_method_with_its_floor_and_ceiling(tmp_path, monkeypatch):
+    from ssl_teach import experiments
+    monkeypatch.delenv("SSL_TEACH_RETRAIN", raising=False)
+    accs = {("supervised", 10): 0.80, ("supervised_strong", 10): 0.85, ("supervised", None): 0.99,
+            ("fixmatch", 10): 0.95}
+
+    def fake_result(run, **kwargs):
+        return {"seed": run.seed, "test_acc": accs[(run.method, run.n_per_class)], "method": run.label}
+    monkeypatch.setattr(experiments, "result", fake_result)
+    c = experiments.compare("fixmatch", "mnist", "cpu")
+    assert [r["seed"] for r in c.method] == [0, 1, 2] and c.headline.gain == pytest.approx(15.0)
+    assert c.headline.share == pytest.approx(100 * 15 / 19)
+    strong = experiments.compare("fixmatch", "mnist", "cpu", floor_method="supervised_strong")
+    assert strong.headline.gain == pytest.approx(10.0)
