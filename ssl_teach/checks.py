@@ -61,3 +61,25 @@ def check_logits(name: str, logits: object) -> None:
     if not isinstance(logits, Tensor) or logits.dim() != 2 or not logits.dtype.is_floating_point:
         shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
         raise ValueError(f"{name} must be a float tensor of shape [N, K] (logits), got {shape}")
+
+
+def check_temperature(name: str, value: object) -> float:
+    """``value`` as a float, or a ValueError unless it is a finite number > 0."""
+    return check_positive(name, value)
+
+
+def check_fraction(name: str, value: object) -> float:
+    """``value`` as a float, or a ValueError unless it is a number in [0, 1]."""
+    return check_number(name, value, 0.0, 1.0)
+
+
+def check_matrix(name: str, x: object, rows: int | None = None, cols: int | None = None) -> Tensor:
+    """``x`` itself, or a ValueError unless it is a float tensor of shape ``[N, K]`` (with ``N ==
+    rows`` and ``K == cols`` when given): a batch of predictions, similarities or embeddings."""
+    if not isinstance(x, Tensor) or x.dim() != 2 or not x.dtype.is_floating_point:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"{name} must be a float tensor of shape [N, K], got {shape}")
+    if (rows is not None and x.shape[0] != rows) or (cols is not None and x.shape[1] != cols):
+        raise ValueError(f"{name} must have shape [{rows if rows is not None else 'N'}, "
+                         f"{cols if cols is not None else 'K'}], got {tuple(x.shape)}")
+    return x

@@ -16,9 +16,9 @@ and lets the two propagate into each other through the bank's labels:
     l_in = 1/(mu B) sum_b H(q_hat_b, q^s_b)
     loss = l_s + lambda_u l_u + lambda_in l_in
 
-What we checked in the official code (github.com/kyle-1997/simmatch, ``models/simmatch.py``,
-``SimMatch.forward``/``_update_bank``/``distribution_alignment``, and ``simmatch.py``, ``train``
-and the argument defaults), and follow here:
+What we checked in the official code (https://github.com/KyleZheng1997/simmatch,
+``models/simmatch.py``, ``SimMatch.forward``/``_update_bank``/``distribution_alignment``, and
+``simmatch.py``, ``train`` and the argument defaults), and follow here:
 
 * **The aggregation sums q^w, not the unfolded q_hat**: the calibrated pseudo-label mixes p^w
   with the per-class sums of the *raw* instance similarities; q_hat is only the target of the
@@ -28,12 +28,10 @@ and the argument defaults), and follow here:
   p^w, q^w and the labeled embeddings written into the bank are all the teacher's. (Here that
   pass leaves the teacher's BatchNorm running statistics alone: they are the ones
   ``ssl_teach.ema`` copies from the student, which is what gets evaluated.)
-* **The bank** holds one embedding per labeled image (size = the labeled set) and its label;
-  after the step's targets are computed, the teacher's embeddings of the batch's labeled images
-  overwrite their own slots. It starts random (unit vectors).
-* **Distribution alignment** divides p^w by the mean of the last batch-mean predictions (a
-  window of 256 batches on ImageNet, 32 in USB's CIFAR configs) and renormalises; it is applied
-  before unfolding and calibration. The window is updated with every batch.
+* **The bank** (``ssl_teach.memory_bank``) holds one embedding per labeled image and its label,
+  starts random, and is written after the step's targets are computed.
+* **Distribution alignment** (``ssl_teach.distribution_alignment``, a window of recent batches)
+  is applied to p^w before unfolding and calibration, and updated with every batch.
 * **When the instance terms start**: the official code uses neither the instance loss nor the
   calibration during the first epoch (``start_unlabel=epoch>0``), until the bank holds real
   embeddings and labels. Our runs are shorter than an epoch of Fashion-MNIST, so we start them
@@ -59,45 +57,11 @@ from torch import Tensor
 
 from ssl_teach.augment import Augmentation
 from ssl_teach.batchnorm import frozen_bn_statistics
-from ssl_teach.checks import check_int, check_number, check_positive, check_threshold
+from ssl_teach.checks import check_fraction, check_int, check_number, check_temperature, check_threshold
+from ssl_teach.checks import check_matrix as _check_matrix
+from ssl_teach.distribution_alignment import DistributionAlignment, distribution_alignment  # noqa: F401 - re-exported
+from ssl_teach.memory_bank import LabeledMemoryBank, check_bank_labels
 from ssl_teach.methods.base import Batch, Method
-
-# --------------------------------------------------------------------------- argument checks
-
-
-def check_temperature(name: str, value: object) -> float:
-    """``value`` as a float, or a ValueError unless it is a finite number > 0."""
-    return check_positive(name, value)
-
-
-def check_fraction(name: str, value: object) -> float:
-    """``value`` as a float, or a ValueError unless it is a number in [0, 1]."""
-    return check_number(name, value, 0.0, 1.0)
-
-
-def _check_matrix(name: str, x: object, rows: int | None = None, cols: int | None = None) -> Tensor:
-    if not isinstance(x, Tensor) or x.dim() != 2 or not x.dtype.is_floating_point:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"{name} must be a float tensor of shape [N, K], got {shape}")
-    if (rows is not None and x.shape[0] != rows) or (cols is not None and x.shape[1] != cols):
-        raise ValueError(f"{name} must have shape [{rows if rows is not None else 'N'}, "
-                         f"{cols if cols is not None else 'K'}], got {tuple(x.shape)}")
-    return x
-
-
-def check_bank_labels(bank_labels: object, num_classes: int, size: int | None = None) -> Tensor:
-    """A ValueError unless ``bank_labels`` is an integer ``[K]`` tensor with values in
-    ``[0, num_classes)`` (and ``K == size`` when given)."""
-    if not isinstance(bank_labels, Tensor) or bank_labels.dim() != 1 or bank_labels.dtype.is_floating_point:
-        shape = tuple(bank_labels.shape) if isinstance(bank_labels, Tensor) else type(bank_labels).__name__
-        raise ValueError(f"bank_labels must be an integer tensor of shape [K] (one label per bank item), got {shape}")
-    if size is not None and len(bank_labels) != size:
-        raise ValueError(f"bank_labels has {len(bank_labels)} labels, but the bank has {size} items")
-    if len(bank_labels) and (int(bank_labels.min()) < 0 or int(bank_labels.max()) >= num_classes):
-        raise ValueError(f"bank_labels must lie in [0, {num_classes - 1}] ({num_classes} classes), got values "
-                         f"from {int(bank_labels.min())} to {int(bank_labels.max())}")
-    return bank_labels
-
 
 # --------------------------------------------------------------------------- the pure pieces
 
@@ -155,116 +119,6 @@ def calibrated_prediction(p_w: Tensor, q_w: Tensor, bank_labels: Tensor, a: floa
     a = check_fraction("a", a)
     _check_matrix("p_w", p_w)
     return a * p_w + (1.0 - a) * aggregate(q_w, bank_labels, p_w.shape[1])
-
-
-def distribution_alignment(p: Tensor, mean_prediction: Tensor) -> Tensor:
-    """Distribution alignment: ``p / mean_prediction``, each row renormalised to sum to 1.
-
-    ``mean_prediction`` ``[C]`` is the average of recent batch-mean predictions; classes the
-    model has been predicting too often are scaled down, rare ones up (ReMixMatch's alignment
-    towards a uniform class prior, as SimMatch uses it).
-    """
-    _check_matrix("p", p)
-    if not isinstance(mean_prediction, Tensor) or mean_prediction.shape != (p.shape[1],):
-        shape = tuple(mean_prediction.shape) if isinstance(mean_prediction, Tensor) else type(mean_prediction).__name__
-        raise ValueError(f"mean_prediction must have shape [{p.shape[1]}], got {shape}")
-    aligned = p / mean_prediction.clamp_min(1e-12)
-    return aligned / aligned.sum(dim=1, keepdim=True)
-
-
-class DistributionAlignment:
-    """A window of the last ``window`` batch-mean predictions, and alignment against their mean.
-
-    ``align(p)`` first records ``p.mean(0)`` and then returns
-    ``distribution_alignment(p, mean of the window)``. (The official code averages a zero-filled
-    queue of 256 rows; zero rows only scale the mean by a constant, which the renormalisation
-    cancels, so averaging the filled rows is the same.)
-    """
-
-    def __init__(self, num_classes: int, window: int = 32) -> None:
-        window = check_int("window", window, least=1)  # number of batches
-        self.history = torch.zeros(window, num_classes)
-        self.count = 0  # batches seen; the next one is written at count % window
-
-    @torch.no_grad()
-    def align(self, p: Tensor) -> Tensor:
-        _check_matrix("p", p, cols=self.history.shape[1])
-        self.history[self.count % len(self.history)] = p.detach().mean(0).to(self.history)
-        self.count += 1
-        filled = self.history[: min(self.count, len(self.history))]
-        return distribution_alignment(p.detach(), filled.mean(0).to(p))
-
-    def to(self, device: torch.device) -> DistributionAlignment:
-        self.history = self.history.to(device)
-        return self
-
-    def state_dict(self) -> dict:
-        return {"history": self.history.clone(), "count": self.count}
-
-    def load_state_dict(self, state: dict) -> None:
-        if state["history"].shape != self.history.shape:
-            raise ValueError(f"distribution alignment window of shape {tuple(state['history'].shape)} "
-                             f"does not fit this one, {tuple(self.history.shape)}")
-        self.history = state["history"].clone().to(self.history.device)
-        self.count = int(state["count"])
-
-
-class LabeledMemoryBank:
-    """One L2-normalised embedding per labeled image, with its label (SimMatch's labeled memory buffer).
-
-    Slot ``j`` belongs to the ``j``-th image of the labeled set. ``write(slots, embeddings,
-    labels)`` overwrites those slots (detached: the bank never carries gradient) and marks
-    them as filled; until a slot is written it holds a random unit vector, as in the official
-    code.
-    """
-
-    def __init__(self, labels: Tensor, dim: int, num_classes: int, seed: int = 0) -> None:
-        check_bank_labels(labels, num_classes)
-        if len(labels) == 0:
-            raise ValueError("the memory bank needs at least one labeled image, got 0 labels")
-        generator = torch.Generator().manual_seed(seed)
-        self.embeddings = F.normalize(torch.randn(len(labels), dim, generator=generator), dim=1)
-        self.labels = labels.detach().clone().long()
-        self.filled = torch.zeros(len(labels), dtype=torch.bool)
-        self.num_classes = num_classes
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @property
-    def full(self) -> bool:
-        """Whether every slot has been written at least once."""
-        return bool(self.filled.all())
-
-    @torch.no_grad()
-    def write(self, slots: Tensor, embeddings: Tensor, labels: Tensor) -> None:
-        if slots.dim() != 1 or len(slots) != len(embeddings) or len(slots) != len(labels):
-            raise ValueError(f"slots, embeddings and labels must have one row per image, got "
-                             f"{tuple(slots.shape)}, {tuple(embeddings.shape)} and {tuple(labels.shape)}")
-        if len(slots) and (int(slots.min()) < 0 or int(slots.max()) >= len(self)):
-            raise ValueError(f"slots must lie in [0, {len(self) - 1}] (the bank has {len(self)} items), got "
-                             f"values from {int(slots.min())} to {int(slots.max())}")
-        check_bank_labels(labels, self.num_classes)
-        slots = slots.to(self.embeddings.device)
-        self.embeddings[slots] = embeddings.detach().to(self.embeddings)
-        self.labels[slots] = labels.to(self.labels.device)
-        self.filled[slots] = True
-
-    def to(self, device: torch.device) -> LabeledMemoryBank:
-        self.embeddings, self.labels, self.filled = (t.to(device) for t in (self.embeddings, self.labels, self.filled))
-        return self
-
-    def state_dict(self) -> dict:
-        return {"embeddings": self.embeddings.clone(), "labels": self.labels.clone(), "filled": self.filled.clone()}
-
-    def load_state_dict(self, state: dict) -> None:
-        if state["embeddings"].shape != self.embeddings.shape:
-            raise ValueError(f"the saved memory bank has shape {tuple(state['embeddings'].shape)}, this one "
-                             f"{tuple(self.embeddings.shape)} (one row per labeled image): different labeled set?")
-        device = self.embeddings.device
-        self.embeddings = state["embeddings"].clone().to(device)
-        self.labels = state["labels"].clone().to(device)
-        self.filled = state["filled"].clone().to(device)
 
 
 def soft_unlabeled_loss(p_hat: Tensor, logits_strong: Tensor, threshold: float) -> tuple[Tensor, Tensor]:
