@@ -104,8 +104,9 @@ def recipe(method: str, steps: int) -> dict:
     * pseudo-labeling: weight 1 ramped up linearly over the first 40 % of the run, threshold 0.95
       (the reimplementations in google-research/fixmatch and USB);
     * Pi-model and Mean Teacher: w_max = 30 reached after 40 % of the run (Laine and Aila ramp
-      over 80 of 300 epochs); the teacher's decay 0.99 (Tarvainen and Valpola's ramp-up phase),
-      which beat 0.999 on the validation split of seeds 0 and 1 (chapter 3);
+      over 80 of 300 epochs; for the Pi-model 30 beat 10 on the validation split of seeds 0 and
+      1, chapter 2); the teacher's decay 0.99 (Tarvainen and Valpola's ramp-up phase), which
+      beat 0.999 on the validation split of seeds 0 and 1 (chapter 3);
     * MixMatch: its paper's settings, the ramp-up of lambda_u over the first quarter of the run
       (the paper ramps over 16,384 of 1,048,576 steps; ours are a thousand times shorter).
     """
