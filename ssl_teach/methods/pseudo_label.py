@@ -25,7 +25,10 @@ training).
 Offline variant ("label, then retrain", self-training): train on the labels, pseudo-label the
 unlabeled images the model is confident about (:func:`pseudo_label_dataset`), retrain on the
 union of labeled and pseudo-labeled images (:func:`with_pseudo_labels` builds the data), repeat.
-Wrong pseudo-labels are learned exactly like right ones: that is confirmation bias.
+Nothing in the loss tells a wrong pseudo-label from a right one, so the retrained model
+reproduces most of the wrong labels it was taught, though less reliably than the right ones,
+and far more often than a model that never saw them (chapter 1 measures the three rates):
+that is confirmation bias.
 """
 
 from __future__ import annotations
