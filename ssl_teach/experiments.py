@@ -290,9 +290,13 @@ def result(run: Run, store: Store | None = None, force: bool = False, progress: 
 
 
 def used_summary() -> str:
-    """One line per record :func:`result` returned here: where it came from, when and how long it took."""
-    lines = []
+    """One line per run :func:`result` returned here (once, however often it was read): where it
+    came from, when and how long it took."""
+    lines, seen = [], set()
     for r in USED:
+        if (r.get("key"), r["profile"], r["dataset"], r["seed"]) in seen:
+            continue
+        seen.add((r.get("key"), r["profile"], r["dataset"], r["seed"]))
         origin = "store" if r["from_store"] else "trained now"
         lines.append(f"{r['method']} {r['dataset']} {r['n_per_class'] or 'all'}/class seed {r['seed']} "
                      f"({r['profile']}): {100 * r['test_acc']:.2f} %, {r['seconds']:.0f} s, {origin}, {r['when']}")
