@@ -159,14 +159,13 @@ class Run:
     fit_options: dict = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; allowed: {', '.join(METHODS)}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
         if self.n_per_class is not None and (not isinstance(self.n_per_class, int) or self.n_per_class < 1):
             raise ValueError(f"n_per_class must be None (all labels) or an int >= 1, got {self.n_per_class!r}")
         get_profile(self.profile)  # a clear error for an unknown profile
-        hyperparameters(self.method, self.options, self.steps)  # a clear error for an unknown option
+        # a clear error for an unknown method or option
+        hyperparameters(self.method, self.options, self.steps)
 
     @property
     def label(self) -> str:
