@@ -16,8 +16,10 @@ to the floor (same labeled set, seed by seed) and the share of the floor-to-ceil
 closed; a difference within twice the standard deviation of the paired differences is a tie.
 
 :func:`result` returns a run's record from the store, training it first when it is missing
-(or when ``force=True``). ``python -m ssl_teach.experiments`` (``make experiments``) fills the
-store with the protocol's runs. Explained in chapter 0.
+(or when ``force=True``); :func:`stored` only reads it. A chapter trains its own headline and
+reads every other run, so that it executes in minutes. ``python -m ssl_teach.experiments
+--book`` (``make experiments``) fills the store with every run the chapters read
+(:func:`book_runs`). Explained in chapter 0.
 """
 
 from __future__ import annotations
@@ -307,6 +309,25 @@ def results(runs: Sequence[Run], **kwargs: object) -> list[dict]:
     return [result(run, **kwargs) for run in runs]  # type: ignore[arg-type]
 
 
+#: What a chapter prints for a run :func:`stored` did not find.
+MISSING = "not in the store: `make experiments` trains it"
+
+
+def stored(run: Run, store: Store | None = None, dataset: Dataset | None = None) -> dict | None:
+    """The store's record of ``run``, or ``None`` when it has none: unlike :func:`result`, it
+    never trains. A chapter trains its own headline with :func:`result` and reads every other
+    run (other methods, other datasets, ablations, sweeps) with this, so that it executes in
+    minutes; ``make experiments`` trains them all (:func:`book_runs`). The ``smoke`` profile and
+    ``$SSL_TEACH_RETRAIN=1`` train anyway, as :func:`result` does."""
+    if run.profile == "smoke" or os.environ.get(RETRAIN_ENV, "") not in ("", "0"):
+        return result(run, store, progress=False, dataset=dataset)
+    record = (store or Store()).load(run.config(), label=run.label)
+    if record is not None:
+        record["from_store"] = True
+        USED.append(record)
+    return record
+
+
 def converged(history: History, metric: str = "test_acc", points: float = 0.5) -> bool:
     """Whether ``metric`` is flat over the last quarter of the run: its evaluations there (at
     least two) stay within ``points`` percentage points of each other."""
@@ -387,15 +408,23 @@ class Comparison:
 
 def compare(method: str, dataset: str, profile: str = "cpu", options: dict | None = None,
             fit_options: dict | None = None, data: Dataset | None = None,
-            floor_method: str = "supervised") -> Comparison:
+            floor_method: str = "supervised", train: bool = True) -> Comparison | None:
     """:func:`result` of ``method`` on the labeled sets of the profile's seeds (0, 1 and 2 in the
     ``cpu`` profile), of the floor (``floor_method``: ``"supervised"``, or
     ``"supervised_strong"`` for the floor on strong views) and of the ceiling on the same
-    seeds, with their headline. Missing runs are trained first."""
+    seeds, with their headline. Missing runs are trained first; with ``train=False`` the
+    method's runs are only read (:func:`stored`), and the answer is ``None`` when one of them
+    is missing (the floor and the ceiling are still trained when missing)."""
     seeds = get_profile(profile).seeds
     runs = [Run(method, dataset, N_PER_CLASS, s, profile, dict(options or {}), dict(fit_options or {}))
             for s in seeds]
-    method_records = results(runs, dataset=data)
+    if train:
+        method_records = results(runs, dataset=data)
+    else:
+        found = [stored(run, dataset=data) for run in runs]
+        if any(record is None for record in found):
+            return None
+        method_records = [record for record in found if record is not None]
     floor = results([Run(floor_method, dataset, N_PER_CLASS, s, profile) for s in seeds], dataset=data)
     ceiling = results([ceiling_run(dataset, s, profile) for s in seeds], dataset=data)
     return Comparison(method_records, floor, ceiling, headline(method_records, floor, ceiling))
@@ -418,6 +447,45 @@ def recipe_study(profile: str = "cpu") -> list[Run]:
     return runs
 
 
+#: The validation seeds of a choice between settings (the headline's seeds are the profile's).
+VALIDATION_SEEDS = (0, 1)
+#: Every method of chapters 1 to 6 and its headline datasets (the floor on strong views too).
+BOOK_HEADLINES = {"mnist": ("supervised_strong", "pseudo_label", "pi_model", "mean_teacher", "mixmatch",
+                            "fixmatch", "simmatch"),
+                  "fashion_mnist": ("supervised_strong", "mixmatch", "fixmatch", "simmatch")}
+#: The variants the chapters read, as (method, dataset, options, fit_options, seeds); ``None``
+#: seeds are the profile's. Chapter by chapter: pseudo-labeling's tiny weight (1); the Pi-model's
+#: w_max and its ramp-up (2); Mean Teacher's decay (3); MixMatch's BatchNorm mode (4); FixMatch's
+#: threshold (5) and its run at the capstone's budget (the assignments); SimMatch without its
+#: instance loss (6).
+BOOK_VARIANTS: tuple[tuple[str, str, dict, dict, tuple[int, ...] | None], ...] = (
+    ("pseudo_label", "mnist", {"alpha_f": 1e-4}, {}, (0,)),
+    ("pi_model", "mnist", {"w_max": 10.0}, {}, VALIDATION_SEEDS),
+    ("pi_model", "mnist", {"rampup_steps": 0}, {}, (0,)),
+    ("mean_teacher", "mnist", {"teacher_decay": 0.999}, {}, VALIDATION_SEEDS),
+    ("mixmatch", "mnist", {"bn_mode": "separate"}, {}, None),
+    ("fixmatch", "mnist", {"threshold": 0.8}, {}, VALIDATION_SEEDS),
+    ("fixmatch", "mnist", {"threshold": 0.99}, {}, VALIDATION_SEEDS),
+    ("fixmatch", "fashion_mnist", {}, {"steps": 1000}, None),
+    ("simmatch", "mnist", {"use_instance": False}, {}, None),
+)
+
+
+def book_runs(profile: str = "cpu") -> list[Run]:
+    """Every run the chapters read: the floors and ceilings, each chapter's headline on its
+    datasets and the variants of :data:`BOOK_VARIANTS` (``make experiments``; chapter 0's
+    recipe runs are :func:`recipe_study`)."""
+    seeds = get_profile(profile).seeds
+    runs = [make(dataset, s, profile) for make in (floor_run, ceiling_run) for dataset in BOOK_HEADLINES
+            for s in seeds]
+    runs += [Run(m, dataset, N_PER_CLASS, s, profile) for dataset, methods in BOOK_HEADLINES.items()
+             for m in methods for s in seeds]
+    runs += [Run(m, dataset, N_PER_CLASS, s, profile, dict(options), dict(fit_options))
+             for m, dataset, options, fit_options, variant_seeds in BOOK_VARIANTS
+             for s in (seeds if variant_seeds is None else [s for s in variant_seeds if s in seeds])]
+    return runs
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m ssl_teach.experiments``: fill the store with the protocol's runs."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -426,13 +494,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--methods", nargs="+", default=["fixmatch"], help="besides the floor and the ceiling")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     parser.add_argument("--recipe", action="store_true", help="the runs behind the recipe instead")
+    parser.add_argument("--book", action="store_true",
+                        help="every run the chapters read instead (book_runs: headlines, variants)")
     parser.add_argument("--force", action="store_true", help="retrain runs the store already has")
     args = parser.parse_args(argv)
-    plans = ({"mnist": recipe_study(args.profile)} if args.recipe else {
-        dataset: [floor_run(dataset, s, args.profile) for s in args.seeds]
-        + [ceiling_run(dataset, s, args.profile) for s in args.seeds]
-        + [Run(m, dataset, N_PER_CLASS, s, args.profile) for m in args.methods for s in args.seeds]
-        for dataset in args.datasets})
+    if args.book:
+        book = book_runs(args.profile)
+        plans = {dataset: [run for run in book if run.dataset == dataset] for dataset in BOOK_HEADLINES}
+    else:
+        plans = ({"mnist": recipe_study(args.profile)} if args.recipe else {
+            dataset: [floor_run(dataset, s, args.profile) for s in args.seeds]
+            + [ceiling_run(dataset, s, args.profile) for s in args.seeds]
+            + [Run(m, dataset, N_PER_CLASS, s, args.profile) for m in args.methods for s in args.seeds]
+            for dataset in args.datasets})
     for dataset, runs in plans.items():
         for record in results(runs, force=args.force):
             origin = "store" if record["from_store"] else f"trained in {record['seconds']:.0f} s"

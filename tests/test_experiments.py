@@ -1,6 +1,7 @@
 """The protocol: splits per seed, floor and ceiling, 3-seed headlines, runs through the store."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -147,3 +148,32 @@ def test_compare_pairs_a_method_with_its_floor_and_ceiling(tmp_path, monkeypatch
     assert c.headline.share == pytest.approx(100 * 15 / 19)
     strong = experiments.compare("fixmatch", "mnist", "cpu", floor_method="supervised_strong")
     assert strong.headline.gain == pytest.approx(10.0)
+
+
+def test_stored_reads_a_run_and_never_trains_it_outside_the_smoke_profile(tmp_path, monkeypatch):
+    from ssl_teach import experiments
+    monkeypatch.delenv("SSL_TEACH_RETRAIN", raising=False)
+    dataset = synthetic_dataset(n_per_class=60)
+    store = Store(tmp_path)
+    quick = {"steps": 4, "eval_every": 2, "batch_size": 8}
+    run = Run("supervised", "mnist", 2, seed=0, profile="cpu", fit_options=quick)
+    assert experiments.stored(run, store=store, dataset=dataset) is None
+    assert store.records() == []  # nothing was trained
+    trained = result(run, store=store, dataset=dataset, progress=False)
+    again = experiments.stored(run, store=store, dataset=dataset)
+    assert again["from_store"] and again["test_acc"] == trained["test_acc"]
+    smoke = Run("supervised", "mnist", 2, seed=0, profile="smoke", fit_options=quick)
+    assert not experiments.stored(smoke, store=store, dataset=dataset)["from_store"]  # smoke trains
+    # compare(train=False) gives nothing when one of the method's seeds is missing, before training anything
+    monkeypatch.setenv("SSL_TEACH_RESULTS", str(tmp_path))
+    assert experiments.compare("fixmatch", "mnist", "cpu", data=dataset, train=False) is None
+
+
+def test_every_run_the_chapters_read_is_in_the_committed_store():
+    from ssl_teach.experiments import book_runs, recipe_study
+    runs = book_runs("cpu")
+    assert len({(r.label, r.dataset, r.seed, r.n_per_class) for r in runs}) == len(runs)  # no run twice
+    store = Store(Path(__file__).resolve().parents[1] / "results")
+    missing = [f"{r.label} {r.dataset} seed {r.seed}" for r in runs + recipe_study("cpu")
+               if store.load(r.config(), label=r.label) is None]
+    assert not missing, f"make experiments (python -m ssl_teach.experiments --book) would train {missing}"
