@@ -184,10 +184,11 @@ class MixMatch(Method):
         ema_decay: evaluate with an EMA of the parameters (paper: 0.999); ``None`` evaluates
             the model itself.
 
-    The unlabeled batch may be any multiple of the labeled one (MixMatch uses the same size:
-    ``fit(..., mu=1)``). ``loss`` logs ``loss_labeled``, ``loss_unlabeled``, ``weight_u``, and,
-    for measurement only, ``guess_acc`` (argmax of the guess equals the true label) and
-    ``guess_confidence`` (mean max of the sharpened guess).
+    The unlabeled batch may be any multiple of the labeled one (the paper uses the same size,
+    ``fit(..., mu=1)``; the book's protocol gives every method mu = 3). ``loss`` logs
+    ``loss_labeled``, ``loss_unlabeled``, ``weight_u``, and, for measurement only,
+    ``guess_acc`` (argmax of the guess equals the true label) and ``guess_confidence`` (mean
+    max of the sharpened guess).
     """
 
     name = "mixmatch"

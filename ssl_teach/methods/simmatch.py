@@ -25,9 +25,10 @@ What we checked in the official code (https://github.com/KyleZheng1997/simmatch,
   instance loss.
 * **The targets come from the EMA teacher.** The student forwards labeled + strong views in one
   concatenated pass; the EMA teacher (in train mode, no gradient) forwards labeled + weak views.
-  p^w, q^w and the labeled embeddings written into the bank are all the teacher's. (Here that
-  pass leaves the teacher's BatchNorm running statistics alone: they are the ones
-  ``ssl_teach.ema`` copies from the student, which is what gets evaluated.)
+  p^w, q^w and the labeled embeddings written into the bank are all the teacher's. (That pass
+  leaves the teacher's BatchNorm running statistics alone: ``ssl_teach.ema`` copies them from
+  the student, and every evaluation recomputes them for the teacher's own weights,
+  ``ssl_teach.evaluation``.)
 * **The bank** (``ssl_teach.memory_bank``) holds one embedding per labeled image and its label,
   starts random, and is written after the step's targets are computed.
 * **Distribution alignment** (``ssl_teach.distribution_alignment``, a window of recent batches)
@@ -260,9 +261,9 @@ class SimMatch(Method):
         logits_labeled, logits_strong = logits[:n_labeled], logits[n_labeled:]
         z_strong = z[n_labeled:]
 
-        # the EMA teacher (train mode: batch statistics; no gradient): labeled and weak views. Its
-        # BatchNorm running statistics stay the ones ssl_teach.ema copies from the student, as for
-        # every method's evaluated model: this pass only makes targets.
+        # the EMA teacher (train mode: batch statistics; no gradient): labeled and weak views. This
+        # pass only makes targets, so it leaves the teacher's BatchNorm running statistics alone
+        # (evaluation recomputes them for the teacher's weights: ssl_teach.evaluation).
         with torch.no_grad():
             teacher = self.ema.model
             teacher.train()
