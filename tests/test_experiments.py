@@ -177,3 +177,18 @@ def test_every_run_the_chapters_read_is_in_the_committed_store():
     missing = [f"{r.label} {r.dataset} seed {r.seed}" for r in runs + recipe_study("cpu")
                if store.load(r.config(), label=r.label) is None]
     assert not missing, f"make experiments (python -m ssl_teach.experiments --book) would train {missing}"
+
+
+def test_make_experiments_trains_every_run_the_chapters_read(monkeypatch, capsys):
+    from ssl_teach import experiments
+    asked = []
+
+    def fake_results(runs, **kwargs):
+        asked.extend(runs)
+        return [{"method": r.label, "n_per_class": r.n_per_class, "seed": r.seed, "test_acc": 0.5,
+                 "from_store": True, "seconds": 1.0} for r in runs]
+    monkeypatch.setattr(experiments, "results", fake_results)
+    experiments.main(["--book", "--profile", "cpu"])
+    assert sorted(map(repr, asked)) == sorted(map(repr, experiments.book_runs("cpu")))
+    assert {r.label for r in asked} >= {"mixmatch[bn_mode=separate]", "fixmatch[threshold=0.8]", "supervised_strong"}
+    assert "fixmatch[threshold=0.99]" in capsys.readouterr().out
