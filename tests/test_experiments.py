@@ -79,12 +79,18 @@ def test_runs_name_what_is_allowed():
     assert ceiling_run("mnist", 0).n_per_class is None and floor_run("mnist", 2).seed == 2
 
 
-def test_a_run_is_trained_once_then_read_from_the_store(tmp_path, monkeypatch):
+QUICK = {"steps": 4, "eval_every": 2, "batch_size": 8}
+
+
+def _quick_run(tmp_path, monkeypatch):
+    """A synthetic dataset, an empty store, 4-step fit options and a floor run to train with them."""
     monkeypatch.delenv("SSL_TEACH_RETRAIN", raising=False)
-    dataset = synthetic_dataset(n_per_class=60)
-    store = Store(tmp_path)
-    quick = {"steps": 4, "eval_every": 2, "batch_size": 8}
-    run = Run("supervised", "mnist", 2, seed=0, profile="cpu", fit_options=quick)
+    return (synthetic_dataset(n_per_class=60), Store(tmp_path), QUICK,
+            Run("supervised", "mnist", 2, seed=0, profile="cpu", fit_options=QUICK))
+
+
+def test_a_run_is_trained_once_then_read_from_the_store(tmp_path, monkeypatch):
+    dataset, store, quick, run = _quick_run(tmp_path, monkeypatch)
     first = result(run, store=store, dataset=dataset, progress=False)
     again = result(run, store=store, dataset=dataset, progress=False)
     assert not first["from_store"] and again["from_store"]
@@ -152,11 +158,7 @@ def test_compare_pairs_a_method_with_its_floor_and_ceiling(tmp_path, monkeypatch
 
 def test_stored_reads_a_run_and_never_trains_it_outside_the_smoke_profile(tmp_path, monkeypatch):
     from ssl_teach import experiments
-    monkeypatch.delenv("SSL_TEACH_RETRAIN", raising=False)
-    dataset = synthetic_dataset(n_per_class=60)
-    store = Store(tmp_path)
-    quick = {"steps": 4, "eval_every": 2, "batch_size": 8}
-    run = Run("supervised", "mnist", 2, seed=0, profile="cpu", fit_options=quick)
+    dataset, store, quick, run = _quick_run(tmp_path, monkeypatch)
     assert experiments.stored(run, store=store, dataset=dataset) is None
     assert store.records() == []  # nothing was trained
     trained = result(run, store=store, dataset=dataset, progress=False)
