@@ -270,11 +270,8 @@ def result(run: Run, store: Store | None = None, force: bool = False, progress: 
     """
     store = store or Store()
     config = run.config()
-    force = force or run.profile == "smoke" or os.environ.get(RETRAIN_ENV, "") not in ("", "0")
-    record = None if force else store.load(config, label=run.label)
+    record = None if force or _always_trained(run) else _read(run, store)
     if record is not None:
-        record["from_store"] = True
-        USED.append(record)
         return record
     data = protocol_data(dataset or _dataset(run.dataset), run.n_per_class, run.seed, run.profile)
     method = build(run, data)
@@ -287,6 +284,21 @@ def result(run: Run, store: Store | None = None, force: bool = False, progress: 
     record = store.save(config, history.to_dict(), time.perf_counter() - start, label=run.label)
     record["from_store"] = False
     USED.append(record)
+    return record
+
+
+def _always_trained(run: Run) -> bool:
+    """Whether ``run`` is trained whatever the store holds: in the ``smoke`` profile, or under
+    ``$SSL_TEACH_RETRAIN=1``."""
+    return run.profile == "smoke" or os.environ.get(RETRAIN_ENV, "") not in ("", "0")
+
+
+def _read(run: Run, store: Store) -> dict | None:
+    """The store's record of ``run`` (marked as read from it and listed in :data:`USED`), or ``None``."""
+    record = store.load(run.config(), label=run.label)
+    if record is not None:
+        record["from_store"] = True
+        USED.append(record)
     return record
 
 
@@ -319,13 +331,9 @@ def stored(run: Run, store: Store | None = None, dataset: Dataset | None = None)
     run (other methods, other datasets, ablations, sweeps) with this, so that it executes in
     minutes; ``make experiments`` trains them all (:func:`book_runs`). The ``smoke`` profile and
     ``$SSL_TEACH_RETRAIN=1`` train anyway, as :func:`result` does."""
-    if run.profile == "smoke" or os.environ.get(RETRAIN_ENV, "") not in ("", "0"):
+    if _always_trained(run):
         return result(run, store, progress=False, dataset=dataset)
-    record = (store or Store()).load(run.config(), label=run.label)
-    if record is not None:
-        record["from_store"] = True
-        USED.append(record)
-    return record
+    return _read(run, store or Store())
 
 
 def converged(history: History, metric: str = "test_acc", points: float = 0.5) -> bool:
@@ -421,10 +429,9 @@ def compare(method: str, dataset: str, profile: str = "cpu", options: dict | Non
     if train:
         method_records = results(runs, dataset=data)
     else:
-        found = [stored(run, dataset=data) for run in runs]
-        if any(record is None for record in found):
+        method_records = [stored(run, dataset=data) for run in runs]
+        if None in method_records:
             return None
-        method_records = [record for record in found if record is not None]
     floor = results([Run(floor_method, dataset, N_PER_CLASS, s, profile) for s in seeds], dataset=data)
     ceiling = results([ceiling_run(dataset, s, profile) for s in seeds], dataset=data)
     return Comparison(method_records, floor, ceiling, headline(method_records, floor, ceiling))
