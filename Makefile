@@ -25,13 +25,15 @@ book: $(STAMP)
 	$(BIN)/python book/ensure_data.py --optional
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-## make test: lint, unit tests, then every chapter end to end in the smoke profile (nbval)
+## make test: lint, unit tests, every chapter end to end in the smoke profile (nbval), then the
+## Colab rehearsal (a clean venv outside the checkout, the package from a git URL, chapter 3)
 test: $(STAMP) data
 	$(BIN)/ruff check .
 	$(BIN)/python assignments/build.py --check
 	$(BIN)/python -m pytest tests
 	SSL_TEACH_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=900 chapters/
+	$(BIN)/python book/colab_rehearsal.py
 
 ## make check-site: open the built website in headless Chromium (Debian's chromium) and check
 ## every page: console errors, images, mathematics, launch buttons, search; screenshots
@@ -39,16 +41,16 @@ check-site: $(STAMP)
 	test -d _build/mathjax/node_modules/mathjax || npm install --silent --prefix _build/mathjax mathjax@3
 	$(BIN)/python book/check_site.py
 
-## make notebooks: re-execute the chapters in the cpu profile and store their outputs
+## make notebooks: re-execute the chapters in the book profile (the protocol) and store their outputs
 notebooks: $(STAMP) data
-	$(BIN)/python book/execute_notebooks.py --profile cpu $(NOTEBOOKS)
+	$(BIN)/python book/execute_notebooks.py --profile book $(NOTEBOOKS)
 
 ## make experiments: fill the results store (results/) with every run the chapters read: floors,
 ## converged ceilings, each chapter's headline on both datasets and the variants its ablations and
-## sweeps read, then the runs behind chapter 0's recipe (cpu profile; trains only what is missing)
+## sweeps read, then the runs behind chapter 0's recipe (book profile; trains only what is missing)
 experiments: $(STAMP) data
-	$(BIN)/python -m ssl_teach.experiments --profile cpu --book
-	$(BIN)/python -m ssl_teach.experiments --profile cpu --recipe
+	$(BIN)/python -m ssl_teach.experiments --profile book --book
+	$(BIN)/python -m ssl_teach.experiments --profile book --recipe
 
 ## make benchmark: augmentation and training-step throughput against the DataLoader style
 benchmark: $(STAMP)

@@ -17,7 +17,7 @@ writes
   implementation (``assignments/wrong_submissions.py``).
 
 It also writes the capstone's accuracy bands into its master: from the results store
-(``results/cpu/fashion_mnist``, 10 labels per class, averaged over seeds: the floor's
+(``ssl_teach/results/book/fashion_mnist``, 10 labels per class, averaged over seeds: the floor's
 ``supervised`` records and FixMatch trained within the capstone's own budget,
 :data:`CAPSTONE_FIXMATCH`, so the bands compare like with like) when it holds both, else from
 ``assignments/a5_capstone_bands.json``.
@@ -111,14 +111,14 @@ def bands() -> tuple[float, float, str]:
     sys.path.insert(0, str(ROOT))
     from ssl_teach.store import Store
 
-    records = [r for r in Store(ROOT / "results").records()
-               if r.get("dataset") == "fashion_mnist" and r.get("profile") == "cpu" and r.get("n_per_class") == 10]
+    records = [r for r in Store(ROOT / "ssl_teach" / "results").records()
+               if r.get("dataset") == "fashion_mnist" and r.get("profile") == "book" and r.get("n_per_class") == 10]
     floor = [r["test_acc"] for r in records if r["method"] == "supervised"]
     fixmatch = [r["test_acc"] for r in records if r["method"] == CAPSTONE_FIXMATCH]
     if floor and fixmatch:
         steps = "/".join(str(n) for n in sorted({r["steps"] for r in records if r["method"] == CAPSTONE_FIXMATCH}))
-        where = (f"the results store (`results/cpu/fashion_mnist`: supervised, {len(floor)} seed(s), and fixmatch, "
-                 f"{len(fixmatch)} seed(s) of {steps} steps, 10 labels per class)")
+        where = (f"the results store (`ssl_teach/results/book/fashion_mnist`: supervised, {len(floor)} seed(s), "
+                 f"and fixmatch, {len(fixmatch)} seed(s) of {steps} steps, 10 labels per class)")
         return sum(floor) / len(floor), sum(fixmatch) / len(fixmatch), where
     saved = json.loads(BANDS_FILE.read_text())
     return saved["floor"], saved["fixmatch"], f"`assignments/{BANDS_FILE.name}` ({saved['source']})"

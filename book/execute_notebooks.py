@@ -1,6 +1,6 @@
 """Execute chapter notebooks in one profile and store their outputs, which the website shows.
 
-    python book/execute_notebooks.py --profile cpu chapters/01_pseudo_labeling.ipynb
+    python book/execute_notebooks.py --profile book chapters/01_pseudo_labeling.ipynb
 
 (``make notebooks`` runs it on every chapter.) Each notebook runs top to bottom in a fresh
 kernel with ``SSL_TEACH_PROFILE`` set. Afterwards progress-bar widgets, which cannot render
@@ -137,7 +137,7 @@ def execute(path: Path, profile: str, timeout: int, threads: int | None) -> dict
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "gpu"])
+    parser.add_argument("--profile", default="book", choices=["smoke", "book", "scale_up"])
     parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per run (default: all cores, or 1 when the machine is busy)")

@@ -284,8 +284,9 @@ class StrongAugment:
 
 
 def for_dataset(name: str) -> tuple[WeakAugment, StrongAugment]:
-    """The (weak, strong) pair suited to ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"``."""
-    if name == "mnist":  # digits: no flip, black background
+    """The (weak, strong) pair suited to ``"mnist"`` (and ``"mnist_full"``), ``"fashion_mnist"``
+    or ``"cifar10"``."""
+    if name in ("mnist", "mnist_full"):  # digits: no flip, black background
         weak = WeakAugment(hflip=False, max_shift=4)
         return weak, StrongAugment(weak, cutout_size=14)
     if name == "fashion_mnist":  # clothes are left-right symmetric enough to flip
@@ -294,4 +295,4 @@ def for_dataset(name: str) -> tuple[WeakAugment, StrongAugment]:
     if name == "cifar10":  # as in the FixMatch reference code: reflect padding
         weak = WeakAugment(hflip=True, max_shift=4, padding_mode="reflect")
         return weak, StrongAugment(weak, cutout_size=16)
-    raise ValueError(f"unknown dataset {name!r}; allowed: mnist, fashion_mnist, cifar10")
+    raise ValueError(f"unknown dataset {name!r}; allowed: mnist, mnist_full, fashion_mnist, cifar10")

@@ -13,12 +13,12 @@ Prints images per second, measured in the same run on the same machine, for
 2. a supervised training step of the book's small CNN on a batch of 448 weakly augmented
    images, fed either way;
 3. a FixMatch training step (labeled + weak + strong unlabeled images in one forward pass) of
-   each profile's model (``cpu``: LeNet, ``gpu``: SmallCNN), fed either way.
+   each profile's model (``book``: LeNet, ``scale_up``: SmallCNN), fed either way.
 
-``--models`` measures the candidates for the ``cpu`` profile's model instead: parameters,
+``--models`` measures the candidates for the ``book`` profile's model instead: parameters,
 milliseconds per FixMatch step, and the floor, FixMatch and ceiling accuracy each reaches on
 MNIST (10 labels per class, seed 0, the protocol's validation split) when trained for the same
-wall-clock budget; it writes ``results/model_choice.json``, which chapter 0 shows.
+wall-clock budget; it writes ``ssl_teach/results/model_choice.json``, which chapter 0 shows.
 
 The reference pipeline is timed with ``num_workers`` 0 and 2 (the machine's cores), and each
 ratio is taken against the *faster* of the two. ``--threads`` fixes PyTorch's thread count;
@@ -141,7 +141,7 @@ def run(seconds: float = 5.0, workers: tuple[int, ...] = (0, 2)) -> list[tuple[s
                          _rate(lambda batches=batches: next(batches), BATCH, seconds)))
 
     # 2. a supervised training step on weak views
-    model = build_model("mnist", "cpu")
+    model = build_model("mnist", "book")
     optimizer = make_optimizer(model, lr=0.03, momentum=0.9, weight_decay=5e-4)
 
     def ours_step() -> None:
@@ -160,7 +160,7 @@ def run(seconds: float = 5.0, workers: tuple[int, ...] = (0, 2)) -> list[tuple[s
                      _rate(reference_step, BATCH, seconds)))
 
     # 3. a FixMatch step (chapter 5), fed either way
-    for profile in ("cpu", "gpu"):
+    for profile in ("book", "scale_up"):
         rows += _fixmatch_rows(build_model("mnist", profile), f"FixMatch step, {profile} model", images, labels,
                                weak, strong, ref_weak, ref_strong, seconds, workers)
     return rows
@@ -204,7 +204,7 @@ def _fixmatch_rows(model: torch.nn.Module, what: str, images: Tensor, labels: Te
     return rows
 
 
-#: The candidates for the cpu profile's model, each in the memory layout that measured faster.
+#: The candidates for the book profile's model, each in the memory layout that measured faster.
 CANDIDATES: dict[str, Callable[[], torch.nn.Module]] = {
     "LeNet 8-16-64": lambda: LeNet(c1=8, c2=16, hidden=64),
     "LeNet 16-32-64 (cpu profile)": lambda: LeNet(),
@@ -266,7 +266,7 @@ def model_table(budget_seconds: float = 120.0, seed: int = 0) -> list[dict]:
         # a supervised step on 64 images costs about 64/448 of a FixMatch step on 448: up to 7 times
         # the steps in the same time, capped at the protocol's floor and ceiling budgets
         fixmatch_steps = max(50, int(budget_seconds * 1000 / ms))
-        floor_fit, ceiling_fit = (protocol_fit("supervised", "mnist", n, "cpu") for n in (10, None))
+        floor_fit, ceiling_fit = (protocol_fit("supervised", "mnist", n, "book") for n in (10, None))
         floor_steps = min(floor_fit["steps"], 7 * fixmatch_steps)
         ceiling_steps = min(ceiling_fit["steps"], int(7 * fixmatch_steps))
         row = {"model": name, "parameters": count_parameters(make()), "ms_per_fixmatch_step": round(ms, 1),
@@ -275,9 +275,9 @@ def model_table(budget_seconds: float = 120.0, seed: int = 0) -> list[dict]:
                 ("floor", Supervised(fresh(), weak), 10, {**floor_fit, "steps": floor_steps}),
                 ("fixmatch", FixMatch(fresh(), weak, strong), 10, {"steps": fixmatch_steps}),
                 ("ceiling", Supervised(fresh(), weak), None, {**ceiling_fit, "steps": ceiling_steps})):
-            data = protocol_data(dataset, n_per_class, seed, "cpu")
+            data = protocol_data(dataset, n_per_class, seed, "book")
             start = time.perf_counter()
-            history = fit(method, data, "cpu", seed=seed, progress=False, **options)
+            history = fit(method, data, "book", seed=seed, progress=False, **options)
             row[f"{what}_steps"] = options["steps"]
             row[f"{what}_seconds"] = round(time.perf_counter() - start, 1)
             row[f"{what}_test_acc"] = history.final_accuracy
@@ -345,8 +345,8 @@ def main() -> None:
                         help="torch threads (default: PyTorch's choice); on a machine busy with other "
                              "work, 1 avoids measuring thread contention instead of the pipelines")
     parser.add_argument("--models", action="store_true",
-                        help="measure the cpu profile's model candidates instead (trains; writes "
-                             "results/model_choice.json)")
+                        help="measure the book profile's model candidates instead (trains; writes "
+                             "ssl_teach/results/model_choice.json)")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)

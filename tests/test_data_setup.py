@@ -84,7 +84,7 @@ def test_nbval_with_a_dataset_missing_runs_no_notebook(tmp_path):
 
 def test_data_step_finds_what_is_there(capsys):
     assert ensure_data.find_missing(["mnist"], install=False) == {}
-    assert "ensure_data: mnist: offline sample" in capsys.readouterr().out
+    assert "ensure_data: mnist: the book's MNIST sample" in capsys.readouterr().out
 
 
 def test_apt_install_is_not_tried_when_it_cannot_help(monkeypatch, tmp_path):
@@ -114,8 +114,9 @@ def test_fashion_mnist_folder_setting_moves_the_offline_copy(tmp_path, monkeypat
         write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", (torch.arange(n) % 10).to(torch.uint8))
     monkeypatch.setenv("SSL_TEACH_FASHION_MNIST_DIR", str(tmp_path))
     assert data.fashion_mnist_dir() == tmp_path
-    dataset = load_dataset("fashion_mnist", root=tmp_path / "root", download=False)
-    assert str(tmp_path) in dataset.source and dataset.train_images.shape == (30, 1, 28, 28)
+    # the folder is read, and refused: other images than the protocol's pinned Fashion-MNIST
+    with pytest.raises(ValueError, match=rf"{tmp_path}.*not the protocol's {data.PINNED_DIGESTS['fashion_mnist']}"):
+        load_dataset("fashion_mnist", root=tmp_path / "root", download=False)
     monkeypatch.delenv("SSL_TEACH_FASHION_MNIST_DIR")
     assert data.fashion_mnist_dir() == data.FASHION_MNIST_DEBIAN_DIR
 
@@ -139,13 +140,17 @@ def test_no_download_setting_skips_the_download(tmp_path, monkeypatch):
         raise RuntimeError("Dataset not found")
 
     monkeypatch.setattr(data, "_from_torchvision", fake_torchvision)
-    monkeypatch.setenv("SSL_TEACH_MNIST_SAMPLE", str(tmp_path / "missing.csv.gz"))
     monkeypatch.setenv("SSL_TEACH_NO_DOWNLOAD", "1")
     with pytest.raises(FileNotFoundError, match=r"torchvision download: skipped \(\$SSL_TEACH_NO_DOWNLOAD is set\)"):
-        load_dataset("mnist", root=tmp_path)
+        load_dataset("mnist_full", root=tmp_path)
     assert calls == [False]
     monkeypatch.setenv("SSL_TEACH_NO_DOWNLOAD", "0")
     with pytest.raises(FileNotFoundError, match="torchvision download into"):
+        load_dataset("mnist_full", root=tmp_path)
+    assert calls == [False, False, True]
+    # the book's MNIST is the sample, never torchvision's, with or without a network
+    monkeypatch.setenv("SSL_TEACH_MNIST_SAMPLE", str(tmp_path / "missing.csv.gz"))
+    with pytest.raises(FileNotFoundError, match=r"could not load 'mnist'; tried:\n  - offline copy"):
         load_dataset("mnist", root=tmp_path)
     assert calls == [False, False, True]
 

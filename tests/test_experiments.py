@@ -1,7 +1,6 @@
 """The protocol: splits per seed, floor and ceiling, 3-seed headlines, runs through the store."""
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,7 +17,7 @@ from ssl_teach.experiments import (
     protocol_data,
     result,
 )
-from ssl_teach.store import Store
+from ssl_teach.store import Store, shipped_root
 
 
 def test_the_headline_is_computed_as_by_hand():
@@ -79,6 +78,40 @@ def test_runs_name_what_is_allowed():
     assert ceiling_run("mnist", 0).n_per_class is None and floor_run("mnist", 2).seed == 2
 
 
+def test_bad_input_is_refused_by_the_run_that_receives_it():
+    with pytest.raises(ValueError, match=r"dataset must be one of mnist, mnist_full, .*, got 'mnis'"):
+        Run("fixmatch", "mnis")
+    with pytest.raises(ValueError, match=r"Run\('fixmatch'.*threshold must be a number in \[0, 1\], got 1.5"):
+        Run("fixmatch", "mnist", options={"threshold": 1.5})
+    with pytest.raises(ValueError, match=r"fit_options\['steps'\] must be an int >= 1, got -1"):
+        Run("fixmatch", "mnist", fit_options={"steps": -1})
+    with pytest.raises(ValueError, match=r"fit_options\['lr'\] must be a number > 0, got 'fast'"):
+        Run("fixmatch", "mnist", fit_options={"lr": "fast"})
+    with pytest.raises(ValueError, match=r"fit_options has no 'epochs'; allowed: steps, batch_size"):
+        Run("fixmatch", "mnist", fit_options={"epochs": 3})
+    with pytest.raises(ValueError, match=r"Run\('simmatch'.*a must be a number in \[0, 1\]"):
+        Run("simmatch", "mnist", options={"a": 2.0})
+    state = torch.random.get_rng_state()
+    Run("simmatch", "fashion_mnist", options={"a": 1.0})  # checking builds the method, drawing no random number
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert Run("fixmatch", "mnist", profile="cpu").profile == "book"  # the earlier name is the same run
+
+
+def test_a_record_names_its_images_and_is_never_read_for_others(tmp_path, monkeypatch):
+    dataset, store, quick, run = _quick_run(tmp_path, monkeypatch)
+    sample, full = Run("supervised", "mnist"), Run("supervised", "mnist_full")
+    assert sample.config()["data"] == "mnist:4000+1000:dc64dc5e3307e08d" and sample.config() != full.config()
+    assert Run("supervised", "mnist", profile="scale_up").data == "mnist_full"  # the opt-in trains the full set
+    book = Store(shipped_root())
+    record = book.load(sample.config())
+    assert record is not None and record["config"]["data"] == sample.config()["data"]  # the committed floor...
+    assert book.load(full.config()) is None  # ...is not read for the full dataset
+    monkeypatch.setenv("SSL_TEACH_RESULTS", str(tmp_path))
+    assert experiments_stored(full) is None
+    trained = result(run, store=store, dataset=dataset, progress=False)  # other images: a key of their own
+    assert trained["config"]["data"].startswith("mnist:600+150:") and store.load(run.config()) is None
+
+
 QUICK = {"steps": 4, "eval_every": 2, "batch_size": 8}
 
 
@@ -87,6 +120,11 @@ def _quick_run(tmp_path, monkeypatch):
     monkeypatch.delenv("SSL_TEACH_RETRAIN", raising=False)
     return (synthetic_dataset(n_per_class=60), Store(tmp_path), QUICK,
             Run("supervised", "mnist", 2, seed=0, profile="cpu", fit_options=QUICK))
+
+
+def experiments_stored(run):
+    from ssl_teach.experiments import stored
+    return stored(run)
 
 
 def test_a_run_is_trained_once_then_read_from_the_store(tmp_path, monkeypatch):
@@ -175,7 +213,7 @@ def test_every_run_the_chapters_read_is_in_the_committed_store():
     from ssl_teach.experiments import book_runs, recipe_study
     runs = book_runs("cpu")
     assert len({(r.label, r.dataset, r.seed, r.n_per_class) for r in runs}) == len(runs)  # no run twice
-    store = Store(Path(__file__).resolve().parents[1] / "results")
+    store = Store(shipped_root())
     missing = [f"{r.label} {r.dataset} seed {r.seed}" for r in runs + recipe_study("cpu")
                if store.load(r.config(), label=r.label) is None]
     assert not missing, f"make experiments (python -m ssl_teach.experiments --book) would train {missing}"

@@ -20,7 +20,7 @@ def test_each_profile_gets_its_model_with_mnist_shapes(profile, cls, low, high):
 
 
 def test_build_model_rejects_unknown_names():
-    with pytest.raises(ValueError, match="unknown dataset 'svhn'; allowed: mnist, fashion_mnist, cifar10"):
+    with pytest.raises(ValueError, match="unknown dataset 'svhn'; allowed: mnist, mnist_full, fashion_mnist, cifar10"):
         build_model("svhn")
     with pytest.raises(ValueError, match="unknown profile 'laptop'"):
         build_model("mnist", "laptop")
