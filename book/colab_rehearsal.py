@@ -8,8 +8,8 @@ package installed from the repository's tag by the chapter's first cell. This sc
 2. a clean virtual environment outside the checkout, ``HOME`` an empty folder, no
    ``SSL_TEACH_*`` variable (pip keeps its cache, so torch is not fetched again), and in it
    ``ssl_teach[offline] @ git+file://...@rehearsal`` as the install cell does, plus what Colab
-   has preinstalled to run a notebook (nbclient, ipykernel; not myst-nb, which the website
-   build alone uses);
+   has preinstalled to run a notebook (nbclient, ipykernel, ipywidgets; not myst-nb, which the
+   website build alone uses);
 3. the chapter (default chapter 3, which reads every run it shows) executed end to end in a
    folder outside the checkout: its printed outputs must equal its committed ones (the
    headline numbers among them) and the reader's results store must stay empty: nothing trained;
@@ -96,14 +96,15 @@ def reader_env(work: Path, venv: Path) -> dict:
 
 
 def printed(notebook: dict) -> list[list[str]]:
-    """The printed lines of every code cell (streams and plain-text results), machine lines left out."""
+    """The printed lines of every code cell (standard output and plain-text results), machine lines
+    left out; warnings on standard error are not results."""
     out = []
     for cell in notebook["cells"]:
         if cell["cell_type"] != "code":
             continue
         lines = []
         for output in cell.get("outputs", []):
-            text = output.get("text") if output["output_type"] == "stream" else None
+            text = output.get("text") if output["output_type"] == "stream" and output["name"] == "stdout" else None
             if text is None and output["output_type"] == "execute_result":
                 text = output.get("data", {}).get("text/plain")
             if text is not None:
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         python = str(venv / "bin" / "python")
         # pip before 24 needs file://localhost/ for a local git URL (README, "Releasing")
         sh([python, "-m", "pip", "install", "-q", f"ssl_teach[offline] @ git+file://localhost{repo}@rehearsal",
-            "nbclient", "ipykernel"], env=env, cwd=work)
+            "nbclient", "ipykernel", "ipywidgets"], env=env, cwd=work)
         installed = time.perf_counter() - start
         print(f"colab_rehearsal: installed ssl_teach from git+file://localhost{repo}@rehearsal into a clean venv "
               f"(HOME={env['HOME']}) in {installed:.0f} s")
@@ -150,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         own = Path(env["HOME"]) / ".cache" / "ssl_teach" / "results"
         trained = sorted(str(p.relative_to(own)) for p in own.rglob("*.json")) if own.is_dir() else []
         if trained:
-            failures.append(f"the chapter trained {len(trained)} run(s) instead of reading the shipped store: {trained}")
+            failures.append(f"the chapter trained {len(trained)} run(s) instead of reading the shipped store: "
+                            f"{trained}")
         committed, now = printed(json.loads(chapter.read_text())), printed(json.loads(executed.read_text()))
         differing = [(i, a, b) for i, (a, b) in enumerate(zip(committed, now)) if a != b]
         for i, a, b in differing[:5]:
@@ -175,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         if tree_digest(package / "results") != before or not before:
             failures.append("the shipped records changed (or none were shipped)")
         else:
-            print(f"colab_rehearsal: SSL_TEACH_RETRAIN=1 retrained the floor of seed 0 in {time.perf_counter() - t:.0f} s "
-                  f"({100 * out['test_acc']:.1f} %) into {own}; the {len(before)} shipped records are unchanged")
+            print(f"colab_rehearsal: SSL_TEACH_RETRAIN=1 retrained the floor of seed 0 in "
+                  f"{time.perf_counter() - t:.0f} s ({100 * out['test_acc']:.1f} % test) into {own}; the {len(before)} "
+                  "shipped files are unchanged")
     finally:
         if args.keep:
             print(f"colab_rehearsal: kept {work}")

@@ -78,10 +78,23 @@ def run_key(config: dict) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
+def _cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict:
-    """What a run ran on: processor, cores, torch threads, device, Python and torch versions."""
+    """What a run ran on: processor, cores, torch threads, device, Python and torch versions (the
+    same run on another processor can end a few test images apart: floating-point order)."""
     cuda = torch.cuda.is_available()
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_model": _cpu_model(),
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "device": torch.cuda.get_device_name(0) if cuda else "cpu",
             "python": platform.python_version(), "torch": torch.__version__}
