@@ -92,8 +92,9 @@ def write_status_page(status: dict) -> None:
             "",
             "## Runs from the results store",
             "",
-            "Training runs go through the results store (`results/`, `ssl_teach.store`): a chapter reuses a",
-            "stored run with the same configuration and package version and trains only what is missing.",
+            "Training runs go through the results store (`ssl_teach/results/`, `ssl_teach.store`): a chapter",
+            "reuses a stored run with the same configuration, images and results epoch and trains only what",
+            "is missing.",
             "Per chapter, each run its stored outputs show, with its accuracy, its training time, whether",
             "that execution read it from the store or trained it, and when it was trained.",
         ]

@@ -44,6 +44,7 @@ from ssl_teach.methods import FixMatch, MeanTeacher, Method, MixMatch, PiModel, 
 from ssl_teach.models import ClassifierWithProjection, build_model
 from ssl_teach.store import Store
 from ssl_teach.train import History, fit
+from ssl_teach.uncertainty import PairedDifference, Share, gap_share, paired_difference
 
 RETRAIN_ENV = "SSL_TEACH_RETRAIN"
 SEEDS = (0, 1, 2)
@@ -447,6 +448,16 @@ class Headline:
         self.share = 100 * self.gain / gap if gap > 0 else math.nan
         self.tie = not (abs(self.gain) > 2 * self.gain_std)
 
+    @property
+    def difference(self) -> PairedDifference:
+        """The paired difference to the floor with its 95 % t interval and p value."""
+        return paired_difference(self.accs, self.floor_accs)
+
+    def share_interval(self, ceiling_accs: Sequence[float]) -> Share:
+        """The share of the gap with a bootstrap interval over the seeds, given the ceiling's
+        per-seed accuracies (paired with :attr:`accs` seed by seed)."""
+        return gap_share(self.accs, self.floor_accs, ceiling_accs)
+
     def __str__(self) -> str:
         verdict = "a tie with the floor" if self.tie else ("above" if self.gain > 0 else "below") + " the floor"
         return (f"{self.mean:.1f} ± {self.std:.1f} % over {len(self.accs)} seeds; {self.gain:+.1f} ± "
@@ -555,6 +566,58 @@ def book_runs(profile: str = "book") -> list[Run]:
     return runs
 
 
+#: The label budgets of the label-budget chapter (labeled images per class), in the order the
+#: grid fills them: the small budgets first, where methods separate in the papers' tables.
+GRID_BUDGETS = (4, 1, 25, 10)
+#: The methods of the label-budget grid: the floor, the floor on strong views, every method.
+GRID_METHODS = ("fixmatch", "supervised", "supervised_strong", "mixmatch", "simmatch", "mean_teacher",
+                "pi_model", "pseudo_label")
+
+
+def grid_runs(profile: str = "book") -> list[Run]:
+    """Every run of the label-budget grid: each of :data:`GRID_METHODS` on MNIST and Fashion-MNIST
+    at each of :data:`GRID_BUDGETS` labels per class over the profile's seeds, with the recipes of
+    the chapters (the 10-per-class runs are the chapters' own), then the ceilings. Ordered so
+    that an interrupted grid has finished whole comparisons: budget, dataset, method, seed."""
+    seeds = get_profile(profile).seeds
+    runs = [Run(m, dataset, n, s, profile) for n in GRID_BUDGETS for dataset in BOOK_HEADLINES
+            for m in GRID_METHODS for s in seeds]
+    return runs + [ceiling_run(dataset, s, profile) for dataset in BOOK_HEADLINES for s in seeds]
+
+
+def estimated_seconds(run: Run, records: Sequence[dict]) -> float:
+    """How long ``run`` should take, from the stored records: the mean seconds of the same method
+    and dataset in the same profile (any label budget), else of every record of the profile."""
+    same = [r["seconds"] for r in records if r["profile"] == run.profile and r["dataset"] == run.dataset
+            and r["config"]["method"] == run.method and r["n_per_class"] is not None]
+    every = [r["seconds"] for r in records if r["profile"] == run.profile]
+    return statistics.mean(same or every or [60.0])
+
+
+def fill(runs: Sequence[Run], force: bool = False, store: Store | None = None) -> list[dict]:
+    """:func:`result` of every run, resumable (a finished run is in the store, so a second call
+    goes on where the first stopped), with a progress bar over the runs whose time left is
+    estimated from the stored seconds (:func:`estimated_seconds`)."""
+    from tqdm.auto import tqdm
+
+    store = store or Store()
+    records = store.records()
+    missing = [run for run in runs if force or store.load(run.config()) is None]
+    left = sum(estimated_seconds(run, records) for run in missing)
+    out = []
+    bar = tqdm(runs, desc=f"{len(missing)} of {len(runs)} runs to train", unit="run")
+    for run in bar:
+        bar.set_postfix_str(f"about {left / 3600:.1f} h left")
+        record = result(run, store=store, force=force)
+        if not record["from_store"]:
+            left = max(0.0, left - estimated_seconds(run, records))
+        origin = "store" if record["from_store"] else f"trained in {record['seconds']:.0f} s"
+        bar.write(f"{record['method']:>26} {run.dataset:>13} {record['n_per_class'] or 'all'!s:>4}/class seed "
+                  f"{record['seed']}: test {100 * record['test_acc']:.2f} % ({origin})")
+        out.append(record)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m ssl_teach.experiments``: fill the store with the protocol's runs."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -565,8 +628,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--recipe", action="store_true", help="the runs behind the recipe instead")
     parser.add_argument("--book", action="store_true",
                         help="every run the chapters read instead (book_runs: headlines, variants)")
+    parser.add_argument("--grid", action="store_true",
+                        help="the label-budget grid instead (grid_runs: every method at 1, 4, 10, 25 labels per class)")
     parser.add_argument("--force", action="store_true", help="retrain runs the store already has")
     args = parser.parse_args(argv)
+    if args.grid:
+        fill(grid_runs(args.profile), force=args.force)
+        return
     if args.book:
         book = book_runs(args.profile)
         plans = {dataset: [run for run in book if run.dataset == dataset] for dataset in BOOK_HEADLINES}

@@ -29,6 +29,8 @@ def test_the_headline_is_computed_as_by_hand():
     assert not h.tie and "above the floor" in str(h)
     tie = Headline([90.5, 91.0, 88.0], [90.0, 91.0, 89.0], ceiling=99.0)  # gains 0.5, 0, -1: noise
     assert tie.tie and "a tie" in str(tie)
+    assert h.difference.mean == pytest.approx(5.0) and h.difference.low > 0  # the paired t interval
+    assert h.share_interval([99.0, 99.0, 99.0]).estimate == pytest.approx(h.share)
 
 
 def test_headline_pairs_records_by_seed_and_refuses_a_missing_floor():
@@ -232,3 +234,32 @@ def test_make_experiments_trains_every_run_the_chapters_read(monkeypatch, capsys
     assert sorted(map(repr, asked)) == sorted(map(repr, experiments.book_runs("cpu")))
     assert {r.label for r in asked} >= {"mixmatch[bn_mode=separate]", "fixmatch[threshold=0.8]", "supervised_strong"}
     assert "fixmatch[threshold=0.99]" in capsys.readouterr().out
+
+
+def test_the_grid_has_every_method_at_every_budget_and_reuses_the_chapters_runs():
+    from ssl_teach.experiments import GRID_BUDGETS, GRID_METHODS, book_runs, grid_runs
+    runs = grid_runs("book")
+    assert len(runs) == len(GRID_METHODS) * len(GRID_BUDGETS) * 2 * 3 + 2 * 3  # plus the ceilings
+    assert {r.n_per_class for r in runs} == {1, 4, 10, 25, None} and sorted(GRID_BUDGETS) == [1, 4, 10, 25]
+    keys = {repr(r.config()) for r in runs}
+    chapters = [r for r in book_runs("book") if r.n_per_class == 10 and r.label == r.method]
+    assert chapters and all(repr(r.config()) in keys for r in chapters if r.method in GRID_METHODS)
+
+
+def test_fill_trains_only_what_is_missing_and_goes_on_where_it_stopped(tmp_path, monkeypatch):
+    from ssl_teach import experiments
+    dataset, store, quick, _ = _quick_run(tmp_path, monkeypatch)
+    runs = [Run("supervised", "mnist", 2, seed=s, fit_options=quick) for s in (0, 1)]
+    trained = []
+    real = experiments.result
+
+    def result_on_synthetic(run, store=None, force=False, **kwargs):
+        record = real(run, store=store, force=force, dataset=dataset, progress=False)
+        trained.extend([] if record["from_store"] else [run.seed])
+        return record
+    monkeypatch.setattr(experiments, "result", result_on_synthetic)
+    monkeypatch.setattr(Run, "config", lambda self, data=None, _c=Run.config: _c(self, data or dataset))
+    experiments.fill(runs[:1], store=store)  # an interrupted grid: one run done
+    experiments.fill(runs, store=store)
+    assert trained == [0, 1] and len(store.records()) == 2  # the second call trained only the missing one
+    assert experiments.estimated_seconds(runs[0], store.records()) > 0
