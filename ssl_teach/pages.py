@@ -23,3 +23,29 @@ def glue(name: str, value: Any, display: bool = True) -> None:  # noqa: ANN401 -
             show(value)
         return
     myst_glue(name, value, display=display)
+
+
+def glue_all(prefix: str, values: dict[str, Any], display: bool = False) -> None:
+    """:func:`glue` every value of ``values`` as ``<prefix>_<name>``: one call per table of
+    numbers a page quotes, instead of a line per number."""
+    for name, value in values.items():
+        glue(f"{prefix}_{name}" if prefix else name, value, display=display)
+
+
+def comparison_numbers(comparison: Any, ceiling_accs: list[float] | None = None) -> dict[str, Any]:  # noqa: ANN401
+    """What a page quotes of an :class:`ssl_teach.experiments.Comparison`: the method's mean and
+    standard deviation, the paired difference to the floor with its 95 % interval and p value,
+    the share of the gap with its bootstrap interval, the floor's and ceiling's means, the seeds,
+    and the mean seconds of a run (percentages in points, seconds as floats)."""
+    h = comparison.headline
+    ceiling_accs = ceiling_accs or [100 * r["test_acc"] for r in comparison.ceiling]
+    difference = h.difference
+    share = h.share_interval(ceiling_accs) if len(ceiling_accs) == len(h.accs) else None
+    return {
+        "mean": h.mean, "std": h.std, "gain": h.gain, "gain_std": h.gain_std,
+        "gain_low": difference.low, "gain_high": difference.high, "p": difference.p,
+        "share": h.share, "share_low": share.low if share else float("nan"),
+        "share_high": share.high if share else float("nan"), "tie": "a tie" if h.tie else "beyond the tie rule",
+        "floor_mean": sum(h.floor_accs) / len(h.floor_accs), "ceiling_mean": h.ceiling, "n_seeds": len(h.accs),
+        "seconds": sum(r["seconds"] for r in comparison.method) / len(comparison.method),
+    }
