@@ -1,0 +1,84 @@
+"""The runs the book reads: every chapter's headline and variants, chapter 0's recipe study and
+the label-budget grid, as lists of :class:`~ssl_teach.protocol.Run` (``make experiments`` and
+``make grid`` train what the store lacks)."""
+
+from __future__ import annotations
+
+from ssl_teach.config import get_profile
+from ssl_teach.protocol import N_PER_CLASS, Run, ceiling_run, floor_run
+
+
+def recipe_study(profile: str = "book") -> list[Run]:
+    """The runs behind the short-run recipe, compared on the validation split (seeds 0 and 1):
+    the floor with and without the papers' EMA of decay 0.999; FixMatch for 2,000 steps without
+    the EMA at the paper's threshold 0.95, then one change at a time (the EMA; threshold 0.9);
+    then, with the settings that won, 2,700 steps (about 3 minutes). The settings are spelled
+    out, so the runs stay the same whatever the defaults become. Chapter 0 shows them."""
+    runs = []
+    for seed in (0, 1):
+        runs += [Run("supervised", "mnist", N_PER_CLASS, seed, profile, options={"ema_decay": decay})
+                 for decay in (0.999, None)]
+        runs += [Run("fixmatch", "mnist", N_PER_CLASS, seed, profile, options={"ema_decay": decay, "threshold": tau},
+                     fit_options={"steps": steps})
+                 for decay, tau, steps in ((None, 0.95, 2000), (0.999, 0.95, 2000), (None, 0.9, 2000),
+                                           (0.999, 0.95, 2700))]
+    return runs
+
+
+#: The validation seeds of a choice between settings (the headline's seeds are the profile's).
+VALIDATION_SEEDS = (0, 1)
+#: Every method of chapters 1 to 6 and its headline datasets (the floor on strong views too).
+BOOK_HEADLINES = {"mnist": ("supervised_strong", "pseudo_label", "pi_model", "mean_teacher", "mixmatch",
+                            "fixmatch", "simmatch"),
+                  "fashion_mnist": ("supervised_strong", "mixmatch", "fixmatch", "simmatch")}
+#: The variants the chapters read, as (method, dataset, options, fit_options, seeds); ``None``
+#: seeds are the profile's. Chapter by chapter: pseudo-labeling's tiny weight (1); the Pi-model's
+#: w_max and its ramp-up (2); Mean Teacher's decay (3); MixMatch's BatchNorm mode (4); FixMatch's
+#: threshold (5) and its run at the capstone's budget (the assignments); SimMatch without its
+#: instance loss (6).
+BOOK_VARIANTS: tuple[tuple[str, str, dict, dict, tuple[int, ...] | None], ...] = (
+    ("pseudo_label", "mnist", {"alpha_f": 1e-4}, {}, (0,)),
+    ("pi_model", "mnist", {"w_max": 10.0}, {}, VALIDATION_SEEDS),
+    ("pi_model", "mnist", {"rampup_steps": 0}, {}, (0,)),
+    ("mean_teacher", "mnist", {"teacher_decay": 0.999}, {}, VALIDATION_SEEDS),
+    ("mixmatch", "mnist", {"bn_mode": "separate"}, {}, None),
+    ("fixmatch", "mnist", {"threshold": 0.8}, {}, VALIDATION_SEEDS),
+    ("fixmatch", "mnist", {"threshold": 0.99}, {}, VALIDATION_SEEDS),
+    ("fixmatch", "fashion_mnist", {}, {"steps": 1000}, None),
+    ("simmatch", "mnist", {"use_instance": False}, {}, None),
+)
+
+
+def book_runs(profile: str = "book") -> list[Run]:
+    """Every run the chapters read: the floors and ceilings, each chapter's headline on its
+    datasets and the variants of :data:`BOOK_VARIANTS` (``make experiments``; chapter 0's
+    recipe runs are :func:`recipe_study`)."""
+    seeds = get_profile(profile).seeds
+    runs = [make(dataset, s, profile) for make in (floor_run, ceiling_run) for dataset in BOOK_HEADLINES
+            for s in seeds]
+    runs += [Run(m, dataset, N_PER_CLASS, s, profile) for dataset, methods in BOOK_HEADLINES.items()
+             for m in methods for s in seeds]
+    runs += [Run(m, dataset, N_PER_CLASS, s, profile, dict(options), dict(fit_options))
+             for m, dataset, options, fit_options, variant_seeds in BOOK_VARIANTS
+             for s in (seeds if variant_seeds is None else [s for s in variant_seeds if s in seeds])]
+    return runs
+
+
+#: The label budgets of the label-budget chapter (labeled images per class), in the order the
+#: grid fills them: the small budgets first, where methods separate in the papers' tables.
+GRID_BUDGETS = (4, 1, 25, 10)
+#: The methods of the label-budget grid: the floor, the floor on strong views, every method.
+GRID_METHODS = ("fixmatch", "supervised", "supervised_strong", "mixmatch", "simmatch", "mean_teacher",
+                "pi_model", "pseudo_label")
+
+
+def grid_runs(profile: str = "book") -> list[Run]:
+    """Every run of the label-budget grid: each of :data:`GRID_METHODS` on MNIST and Fashion-MNIST
+    at each of :data:`GRID_BUDGETS` labels per class over the profile's seeds, with the recipes of
+    the chapters (the 10-per-class runs are the chapters' own), then the ceilings. Ordered so
+    that an interrupted grid has finished whole comparisons: budget, dataset, method, seed."""
+    seeds = get_profile(profile).seeds
+    runs = [Run(m, dataset, n, s, profile) for n in GRID_BUDGETS for dataset in BOOK_HEADLINES
+            for m in GRID_METHODS for s in seeds]
+    return runs + [ceiling_run(dataset, s, profile) for dataset in BOOK_HEADLINES for s in seeds]
+

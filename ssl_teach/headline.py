@@ -1,0 +1,95 @@
+"""A method against the floor and the ceiling over the protocol's seeds: the book's headline.
+
+A headline (:func:`headline`) is the mean and standard deviation over the seeds, the paired
+difference to the floor (same labeled set, seed by seed) and the share of the floor-to-ceiling
+gap closed; a difference within twice the standard deviation of the paired differences is a
+tie (:mod:`ssl_teach.uncertainty` says how sure that is). :func:`converged` is the book's rule
+for a flat curve. Explained in chapter 0.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ssl_teach.train import History
+from ssl_teach.uncertainty import PairedDifference, Share, gap_share, paired_difference
+
+
+def converged(history: History, metric: str = "test_acc", points: float = 0.5) -> bool:
+    """Whether ``metric`` is flat over the last quarter of the run: its evaluations there (at
+    least two) stay within ``points`` percentage points of each other."""
+    steps, values = history.eval["step"], history.eval[metric]
+    tail = [v for s, v in zip(steps, values) if s >= 0.75 * steps[-1]]
+    if len(tail) < 2:
+        raise ValueError(f"the last quarter of the run has {len(tail)} evaluation(s) of {metric}; "
+                         "evaluate more often (eval_every) to judge convergence")
+    return 100 * (max(tail) - min(tail)) <= points
+
+
+def _stdev(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else math.nan
+
+
+@dataclass
+class Headline:
+    """A method against the floor and the ceiling over the same seeds (accuracies in percent).
+
+    Attributes:
+        accs, floor_accs: per-seed test accuracies of the method and of the floor.
+        ceiling: mean test accuracy of the ceiling.
+        mean, std: of ``accs`` (sample standard deviation).
+        gain, gain_std: mean and standard deviation of the paired differences to the floor.
+        share: the share of the floor-to-ceiling gap closed, ``gain / (ceiling - floor mean)``.
+        tie: whether ``|gain| <= 2 gain_std``, a difference within the noise of the seeds.
+    """
+
+    accs: list[float]
+    floor_accs: list[float]
+    ceiling: float
+    mean: float = 0.0
+    std: float = 0.0
+    gain: float = 0.0
+    gain_std: float = 0.0
+    share: float = 0.0
+    tie: bool = True
+
+    def __post_init__(self) -> None:
+        if len(self.accs) != len(self.floor_accs) or not self.accs:
+            raise ValueError(f"accs and floor_accs must pair seed by seed, got {len(self.accs)} and "
+                             f"{len(self.floor_accs)} values")
+        diffs = [a - f for a, f in zip(self.accs, self.floor_accs)]
+        self.mean, self.std = statistics.mean(self.accs), _stdev(self.accs)
+        self.gain, self.gain_std = statistics.mean(diffs), _stdev(diffs)
+        gap = self.ceiling - statistics.mean(self.floor_accs)
+        self.share = 100 * self.gain / gap if gap > 0 else math.nan
+        self.tie = not (abs(self.gain) > 2 * self.gain_std)
+
+    @property
+    def difference(self) -> PairedDifference:
+        """The paired difference to the floor with its 95 % t interval and p value."""
+        return paired_difference(self.accs, self.floor_accs)
+
+    def share_interval(self, ceiling_accs: Sequence[float]) -> Share:
+        """The share of the gap with a bootstrap interval over the seeds, given the ceiling's
+        per-seed accuracies (paired with :attr:`accs` seed by seed)."""
+        return gap_share(self.accs, self.floor_accs, ceiling_accs)
+
+    def __str__(self) -> str:
+        verdict = "a tie with the floor" if self.tie else ("above" if self.gain > 0 else "below") + " the floor"
+        return (f"{self.mean:.1f} ± {self.std:.1f} % over {len(self.accs)} seeds; {self.gain:+.1f} ± "
+                f"{self.gain_std:.1f} points against the floor ({verdict}), {self.share:.0f} % of the gap to "
+                f"the ceiling ({self.ceiling:.1f} %) closed")
+
+
+def headline(method_runs: Sequence[dict], floor_runs: Sequence[dict], ceiling_runs: Sequence[dict]) -> Headline:
+    """The :class:`Headline` of records of a method, the floor and the ceiling (paired by seed)."""
+    floor = {r["seed"]: r for r in floor_runs}
+    missing = [r["seed"] for r in method_runs if r["seed"] not in floor]
+    if missing:
+        raise ValueError(f"no floor run for seeds {missing}: a headline pairs every seed with its floor")
+    return Headline([100 * r["test_acc"] for r in method_runs],
+                    [100 * floor[r["seed"]]["test_acc"] for r in method_runs],
+                    statistics.mean(100 * r["test_acc"] for r in ceiling_runs))
