@@ -82,3 +82,16 @@ def grid_runs(profile: str = "book") -> list[Run]:
             for m in GRID_METHODS for s in seeds]
     return runs + [ceiling_run(dataset, s, profile) for dataset in BOOK_HEADLINES for s in seeds]
 
+
+
+#: The shares of the unlabeled pool of the label-budget chapter's pool study (1: the chapters' runs).
+POOL_FRACTIONS = (0.1, 0.3, 1.0)
+
+
+def pool_runs(methods: dict[str, str], profile: str = "book") -> list[Run]:
+    """FixMatch and, per dataset, the other method ``methods[dataset]`` at 10 labels per class with
+    each of :data:`POOL_FRACTIONS` of the unlabeled images, over the profile's seeds."""
+    seeds = get_profile(profile).seeds
+    return [Run(m, dataset, N_PER_CLASS, s, profile, unlabeled_fraction=fraction)
+            for dataset, other in methods.items() for m in ("fixmatch", other)
+            for fraction in POOL_FRACTIONS for s in seeds]

@@ -544,6 +544,7 @@ def make_ssl_data(
     unlabeled_includes_labeled: bool = True,
     max_test: int | None = None,
     device: torch.device | str | None = None,
+    unlabeled_fraction: float = 1.0,
 ) -> SSLData:
     """Split ``dataset`` and move it to ``device``.
 
@@ -551,7 +552,9 @@ def make_ssl_data(
     all-labels ceiling). As in the
     FixMatch reference code, the unlabeled stream includes the labeled images unless
     ``unlabeled_includes_labeled=False``. ``max_test`` keeps a fixed random subset of
-    the test set (the ``smoke`` profile uses it to stay fast).
+    the test set (the ``smoke`` profile uses it to stay fast). ``unlabeled_fraction`` keeps that
+    share of the images without a label, a random subset fixed by ``seed`` and nested (the first
+    10 % of one random order are among its first 30 %).
     """
     from ssl_teach.config import get_device
 
@@ -566,8 +569,13 @@ def make_ssl_data(
     else:
         split = split_labeled(dataset.train_labels, n_per_class, n_val_per_class, seed)
     unlabeled = split.unlabeled
+    if not 0 < unlabeled_fraction <= 1:
+        raise ValueError(f"unlabeled_fraction must be in (0, 1], got {unlabeled_fraction!r}")
+    if unlabeled_fraction < 1:
+        order = torch.randperm(len(unlabeled), generator=torch.Generator().manual_seed(seed))
+        unlabeled = unlabeled[order[: max(1, round(unlabeled_fraction * len(unlabeled)))]].sort().values
     if unlabeled_includes_labeled and n_per_class is not None:
-        unlabeled = torch.cat([split.labeled, split.unlabeled]).sort().values
+        unlabeled = torch.cat([split.labeled, unlabeled]).sort().values
     test_images, test_labels = dataset.test_images, dataset.test_labels
     if max_test is not None and max_test < len(test_labels):
         keep = torch.randperm(len(test_labels), generator=torch.Generator().manual_seed(0))

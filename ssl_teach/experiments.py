@@ -26,9 +26,11 @@ from ssl_teach.book_runs import (
     BOOK_VARIANTS,
     GRID_BUDGETS,
     GRID_METHODS,
+    POOL_FRACTIONS,
     VALIDATION_SEEDS,
     book_runs,
     grid_runs,
+    pool_runs,
     recipe_study,
 )
 from ssl_teach.config import get_profile
@@ -59,7 +61,8 @@ from ssl_teach.train import fit
 
 #: the names of the protocol, the headline and the book's runs, read through this module by the chapters
 __all__ = [
-    "BOOK_HEADLINES", "BOOK_VARIANTS", "FIT_OPTIONS", "GRID_BUDGETS", "GRID_METHODS", "METHODS", "MISSING",
+    "BOOK_HEADLINES", "BOOK_VARIANTS", "FIT_OPTIONS", "POOL_FRACTIONS", "best_other_method", "pool_runs",
+    "GRID_BUDGETS", "GRID_METHODS", "METHODS", "MISSING",
     "N_PER_CLASS", "PROTOCOL_FIT", "RETRAIN_ENV", "SEEDS", "SUPERVISED", "USED", "VALIDATION_SEEDS",
     "VAL_PER_CLASS", "Comparison", "Headline", "Run", "book_runs", "build", "ceiling_run", "check_fit_options",
     "check_hyperparameters", "compare", "converged", "estimated_seconds", "fill", "floor_run", "grid_runs",
@@ -95,7 +98,7 @@ def result(run: Run, store: Store | None = None, force: bool = False, progress: 
     if record is not None:
         return record
     dataset = dataset or _dataset(run.data)
-    data = protocol_data(dataset, run.n_per_class, run.seed, run.profile)
+    data = protocol_data(dataset, run.n_per_class, run.seed, run.profile, unlabeled_fraction=run.unlabeled_fraction)
     method = build(run, data)
     labels = "all" if run.n_per_class is None else run.n_per_class
     # a method with an EMA model is evaluated with it; its raw weights are recorded too (raw_acc)
@@ -229,6 +232,22 @@ def fill(runs: Sequence[Run], force: bool = False, store: Store | None = None) -
     return out
 
 
+def best_other_method(dataset: str, profile: str = "book", store: Store | None = None) -> str | None:
+    """The semi-supervised method other than FixMatch with the best mean *validation* accuracy at
+    10 labels per class on ``dataset`` over the profile's seeds (the pool study's second method),
+    from the store; ``None`` when no method has all its seeds there."""
+    store = store or Store()
+    means = {}
+    for method in GRID_METHODS:
+        if method in SUPERVISED or method == "fixmatch":
+            continue
+        records = [store.load(Run(method, dataset, N_PER_CLASS, s, profile).config())
+                   for s in get_profile(profile).seeds]
+        if None not in records:
+            means[method] = statistics.mean(r["val_acc"] for r in records)
+    return max(means, key=means.get) if means else None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m ssl_teach.experiments``: fill the store with the protocol's runs."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -244,7 +263,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true", help="retrain runs the store already has")
     args = parser.parse_args(argv)
     if args.grid:
-        fill(grid_runs(args.profile), force=args.force)
+        runs = grid_runs(args.profile)
+        others = {dataset: best_other_method(dataset, args.profile) for dataset in BOOK_HEADLINES}
+        runs += pool_runs({d: m for d, m in others.items() if m is not None}, args.profile)
+        fill(list(dict.fromkeys(runs)), force=args.force)
         return
     if args.book:
         book = book_runs(args.profile)

@@ -142,6 +142,8 @@ class Run:
         options: the method's hyper-parameters to change from its defaults (a default passed
             here is the same run as the default itself).
         fit_options: ``fit`` arguments that differ from the profile's (``steps``, ``lr``, ...).
+        unlabeled_fraction: the share of the unlabeled pool the run may use (1: all of it; the
+            label-budget chapter's pool study uses 0.1 and 0.3; :func:`protocol_data`).
     """
 
     method: str
@@ -151,6 +153,7 @@ class Run:
     profile: str = "book"
     options: dict = field(default_factory=dict, hash=False)
     fit_options: dict = field(default_factory=dict, hash=False)
+    unlabeled_fraction: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
@@ -160,6 +163,9 @@ class Run:
         object.__setattr__(self, "profile", get_profile(self.profile).name)  # a clear error, or the current name
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        fraction = self.unlabeled_fraction
+        if not isinstance(fraction, int | float) or isinstance(fraction, bool) or not 0 < fraction <= 1:
+            raise ValueError(f"unlabeled_fraction must be a number in (0, 1], got {fraction!r}")
         check_fit_options(self.fit_options)
         check_hyperparameters(self)  # an unknown method or option, or a value its method refuses
 
@@ -178,6 +184,8 @@ class Run:
         fit_defaults = self._fit_defaults()
         extra = {**{k: v for k, v in self.options.items() if defaults[k] != v},
                  **{k: v for k, v in self.fit_options.items() if fit_defaults.get(k) != v}}
+        if self.unlabeled_fraction != 1:
+            extra["unlabeled"] = self.unlabeled_fraction
         return self.method + ("[" + ",".join(f"{k}={v}" for k, v in sorted(extra.items())) + "]" if extra else "")
 
     def _fit_defaults(self) -> dict:
@@ -196,6 +204,8 @@ class Run:
         config = {**asdict(self), "hyperparameters": hyperparameters(self.method, self.options, self.steps),
                   "fit_options": fit_options, "val_per_class": self.val_per_class, "data": images}
         del config["options"]  # in "hyperparameters": a default passed as an option is the same run
+        if self.unlabeled_fraction == 1:
+            del config["unlabeled_fraction"]  # the whole pool: the same run as before the option existed
         return config
 
     @property
@@ -224,13 +234,14 @@ def ceiling_run(dataset: str, seed: int, profile: str = "book") -> Run:
 
 
 def protocol_data(dataset: Dataset, n_per_class: int | None, seed: int, profile: Profile | str | None = None,
-                  device: str | None = None) -> SSLData:
+                  device: str | None = None, unlabeled_fraction: float = 1.0) -> SSLData:
     """The protocol's split of ``dataset`` for ``seed``: ``n_per_class`` labeled images per class
-    and :data:`VAL_PER_CLASS` validation images per class, the rest unlabeled; ``n_per_class=None``
+    and :data:`VAL_PER_CLASS` validation images per class, the rest unlabeled (``unlabeled_fraction``
+    of it: a random subset fixed by ``seed``, nested, so 10 % is inside 30 %); ``n_per_class=None``
     (the ceiling) labels every training image and sets no validation image apart."""
     profile = profile if isinstance(profile, Profile) else get_profile(profile)
     return make_ssl_data(dataset, n_per_class, n_val_per_class=val_per_class(n_per_class), seed=seed,
-                         max_test=profile.max_test, device=device)
+                         max_test=profile.max_test, device=device, unlabeled_fraction=unlabeled_fraction)
 
 
 #: The ``fit`` options a run may change, and what each must be.

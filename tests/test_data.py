@@ -224,3 +224,15 @@ def test_make_ssl_data_includes_labeled_images_in_the_unlabeled_stream(tiny_data
     ceiling = make_ssl_data(tiny_dataset, n_per_class=None)
     assert len(ceiling.labeled) == len(tiny_dataset.train_labels) and len(ceiling.unlabeled) == 0
     assert len(make_ssl_data(tiny_dataset, 2, max_test=7).test_labels) == 7
+
+
+def test_a_share_of_the_unlabeled_pool_is_a_nested_random_subset():
+    from conftest import synthetic_dataset
+    dataset = synthetic_dataset(n_per_class=40)
+    parts = {f: make_ssl_data(dataset, 2, 5, seed=1, unlabeled_fraction=f, device="cpu") for f in (0.1, 0.3, 1.0)}
+    truly = {f: set(p.unlabeled.tolist()) - set(p.labeled.tolist()) for f, p in parts.items()}
+    assert [len(truly[f]) for f in (0.1, 0.3, 1.0)] == [33, 99, 330]  # 10 classes x 33 images without a label
+    assert truly[0.1] <= truly[0.3] <= truly[1.0]
+    assert torch.equal(parts[0.1].labeled, parts[1.0].labeled) and torch.equal(parts[0.1].val, parts[1.0].val)
+    with pytest.raises(ValueError, match="unlabeled_fraction must be in"):
+        make_ssl_data(dataset, 2, 5, seed=1, unlabeled_fraction=1.5)

@@ -263,3 +263,28 @@ def test_fill_trains_only_what_is_missing_and_goes_on_where_it_stopped(tmp_path,
     experiments.fill(runs, store=store)
     assert trained == [0, 1] and len(store.records()) == 2  # the second call trained only the missing one
     assert experiments.estimated_seconds(runs[0], store.records()) > 0
+
+
+def test_the_unlabeled_pool_option_keys_apart_and_leaves_the_whole_pool_run_as_it_was():
+    from ssl_teach.experiments import pool_runs
+    whole, tenth = Run("fixmatch", "mnist"), Run("fixmatch", "mnist", unlabeled_fraction=0.1)
+    assert "unlabeled_fraction" not in whole.config()  # the chapters' runs keep their keys
+    assert tenth.config()["unlabeled_fraction"] == 0.1 and tenth.label == "fixmatch[unlabeled=0.1]"
+    with pytest.raises(ValueError, match=r"unlabeled_fraction must be a number in \(0, 1\], got 0"):
+        Run("fixmatch", "mnist", unlabeled_fraction=0)
+    runs = pool_runs({"mnist": "mixmatch"})
+    assert {(r.method, r.unlabeled_fraction) for r in runs} == {(m, f) for m in ("fixmatch", "mixmatch")
+                                                               for f in (0.1, 0.3, 1.0)}
+    assert len(runs) == 2 * 3 * 3
+
+
+def test_the_pool_studys_second_method_is_chosen_on_validation(tmp_path, monkeypatch):
+    from ssl_teach import experiments
+    store = Store(tmp_path)
+    history = lambda val: {"method": "x", "train": {"step": [1]},  # noqa: E731
+                           "eval": {"step": [1], "test_acc": [0.99 - val], "val_acc": [val]}}
+    for method, val in (("mixmatch", 0.90), ("simmatch", 0.95), ("fixmatch", 0.99)):
+        for s in (0, 1, 2):
+            store.save(Run(method, "mnist", seed=s).config(), history(val), seconds=1.0)
+    assert experiments.best_other_method("mnist", store=store) == "simmatch"  # best validation, not best test
+    assert experiments.best_other_method("fashion_mnist", store=store) is None
