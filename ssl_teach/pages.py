@@ -1,6 +1,6 @@
 """What a chapter page needs beyond training: quoting its measured numbers in the prose.
 
-The website's prose quotes numbers through myst-nb's ``glue`` (``{glue:text}`name```), so that
+The website's prose quotes numbers through myst-nb's ``glue`` (a text role of the page names a glued value), so that
 every number on a page comes from the code that ran. On Colab or in a plain Jupyter, myst-nb is
 not installed and the prose is not rendered from the notebook anyway: :func:`glue` then does
 nothing (or just displays the value when asked to), so a chapter runs there unchanged.
