@@ -5,4 +5,4 @@ One idea per module: ``config`` (profiles, seeding), ``data`` (in-memory dataset
 per method), ``train`` (the one training loop), ``checkpoint``, ``metrics`` and ``plots``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
