@@ -40,7 +40,8 @@ APT_COMMANDS = (
     ["apt-get", "update", "-qq"],
     ["apt-get", "install", "-y", "-qq", DEBIAN_PACKAGE],
 )
-LOAD_CALL = re.compile(r"""load_dataset\(\s*["']([\w-]+)["']""")
+#: ``load_dataset("mnist")``, or ``load_dataset(profile.dataset("mnist"))`` (the book's profile loads that name)
+LOAD_CALL = re.compile(r"""load_dataset\(\s*(?:profile\.dataset\(\s*)?["']([\w-]+)["']""")
 
 
 def chapter_datasets(notebooks: Iterable[Path] | None = None) -> list[str]:
