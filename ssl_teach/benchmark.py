@@ -2,7 +2,7 @@
 and the measurement behind each profile's model.
 
     python -m ssl_teach.benchmark            (or: make benchmark)
-    python -m ssl_teach.benchmark --models   (the model table of chapter 0; trains, ~12 min)
+    python -m ssl_teach.benchmark --models   (the model table of the appendix on the protocol; trains, ~12 min)
 
 Prints images per second, measured in the same run on the same machine, for
 
@@ -18,7 +18,7 @@ Prints images per second, measured in the same run on the same machine, for
 ``--models`` measures the candidates for the ``book`` profile's model instead: parameters,
 milliseconds per FixMatch step, and the floor, FixMatch and ceiling accuracy each reaches on
 MNIST (10 labels per class, seed 0, the protocol's validation split) when trained for the same
-wall-clock budget; it writes ``ssl_teach/results/model_choice.json``, which chapter 0 shows.
+wall-clock budget; it writes ``ssl_teach/results/model_choice.json``, which the appendix on the protocol shows.
 
 The reference pipeline is timed with ``num_workers`` 0 and 2 (the machine's cores), and each
 ratio is taken against the *faster* of the two. ``--threads`` fixes PyTorch's thread count;

@@ -15,7 +15,8 @@ one) whose statistics are recomputed with its own weights ("precise BatchNorm", 
 Johnson, 2021) on clean training images from the pool the method may see: the labeled images
 only for a method that learns from no unlabeled image (the floor, the ceiling), the unlabeled
 stream (which includes the labeled images) otherwise. The floor never sees an unlabeled image,
-not even through BatchNorm. Chapter 0 measures what skipping this costs.
+not even through BatchNorm. The appendix on the protocol (``chapters/appendix_protocol.ipynb``) measures what
+skipping this costs.
 """
 
 from __future__ import annotations

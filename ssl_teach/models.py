@@ -3,9 +3,9 @@
 Each returns class logits, and with ``return_features=True`` also its feature vector (the
 embedding later chapters project and compare). A profile sets the model as well as the budget
 (:func:`build_model`): a network that costs a second per FixMatch step on 2 CPU cores cannot
-converge in a CPU chapter, so the ``cpu`` and ``smoke`` profiles use :class:`LeNet`, chosen by
-measurement (chapter 0, ``python -m ssl_teach.benchmark --models``), and ``gpu`` the
-:class:`SmallCNN` and WRN-28-2. Explained in chapter 0.
+converge in a CPU chapter, so the ``book`` and ``smoke`` profiles use :class:`LeNet`, chosen by
+measurement (the appendix on the protocol, ``python -m ssl_teach.benchmark --models``), and
+``scale_up`` the :class:`SmallCNN` and WRN-28-2. Explained in chapter 0 and its appendix.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class LeNet(nn.Module):
     (``c1``, ``c2`` channels; default 16/32), each with BatchNorm, ReLU and 2x2 max-pooling, then a
     ``hidden``-unit fully connected layer with BatchNorm (the feature vector) and a linear
     classifier. About 0.1 M parameters; on 2 CPU cores a FixMatch step (batch 64, mu 3) took
-    67 ms against 358 ms for :class:`SmallCNN` (``ssl_teach/results/model_choice.json``, chapter 0).
+    67 ms against 358 ms for :class:`SmallCNN` (``ssl_teach/results/model_choice.json``, the appendix on the protocol).
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, c1: int = 16, c2: int = 32,
