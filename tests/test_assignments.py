@@ -153,14 +153,14 @@ def submissions() -> list:
 
 @pytest.mark.parametrize(("stem", "submission", "lost"), submissions())
 def test_grading(stem, submission, lost):
-    scores, maxima, seconds = grade_details(submission, autograder(stem))
+    # how long grading takes is not asserted (it depends on the machine's load): book/assignments.md
+    scores, maxima, _seconds = grade_details(submission, autograder(stem))
     assert maxima == points_possible(stem)
     if lost == "zero":
         expected = {q: 0.0 for q in maxima}
     else:
         expected = {q: maxima[q] - (lost or {}).get(q, 0) for q in maxima}
     assert scores == expected, f"{submission.name}: got {scores}, expected {expected}"
-    assert seconds < 240, f"grading {submission.name} took {seconds:.0f} s"
 
 
 def test_capstone_bands_come_from_the_store_when_it_has_both(tmp_path, monkeypatch):
