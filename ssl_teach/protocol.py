@@ -277,7 +277,8 @@ def check_hyperparameters(run: Run) -> None:
     every random number generator as it was."""
     hyperparameters(run.method, run.options, run.steps)  # unknown method or option names
     states = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng(devices=[]):
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):  # building seeds the generators: restore them
         try:
             build(run, _Split(run.n_per_class))  # type: ignore[arg-type]
         except ValueError as error:
