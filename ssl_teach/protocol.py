@@ -29,7 +29,17 @@ import torch
 from ssl_teach.augment import Augmentation, for_dataset
 from ssl_teach.config import Profile, get_profile, set_seed
 from ssl_teach.data import DATASETS, Dataset, SSLData, data_id, dataset_id, make_ssl_data
-from ssl_teach.methods import FixMatch, MeanTeacher, Method, MixMatch, PiModel, PseudoLabel, SimMatch, Supervised
+from ssl_teach.methods import (
+    FixMatch,
+    MeanTeacher,
+    Method,
+    MixMatch,
+    MixMatchWithoutMixUp,
+    PiModel,
+    PseudoLabel,
+    SimMatch,
+    Supervised,
+)
 from ssl_teach.models import ClassifierWithProjection, build_model
 
 SEEDS = (0, 1, 2)
@@ -79,6 +89,9 @@ METHODS: dict[str, type[Method]] = {
     "supervised": Supervised, "supervised_strong": Supervised, "pseudo_label": PseudoLabel,
     "pi_model": PiModel, "mean_teacher": MeanTeacher, "mixmatch": MixMatch, "fixmatch": FixMatch,
     "simmatch": SimMatch,
+    # the isolating ablations of chapters 4 and 5: MixMatch without its MixUp step; FixMatch whose
+    # pseudo-labels and training both use the weak view (weak/weak)
+    "mixmatch_without_mixup": MixMatchWithoutMixUp, "fixmatch_weak_weak": FixMatch,
 }
 #: the methods trained on labels only: the floor and the ceiling get :data:`PROTOCOL_FIT`'s budget
 SUPERVISED = ("supervised", "supervised_strong")
@@ -86,7 +99,7 @@ SUPERVISED = ("supervised", "supervised_strong")
 #: what a constructor argument of this name receives: the dataset's weak or strong view
 _VIEWS = {"weak": 0, "augment": 0, "strong": 1}
 #: methods whose arguments receive another view than :data:`_VIEWS` says
-_VIEW_OVERRIDES = {"supervised_strong": {"weak": 1}}
+_VIEW_OVERRIDES = {"supervised_strong": {"weak": 1}, "fixmatch_weak_weak": {"strong": 0}}
 
 
 def recipe(method: str, steps: int) -> dict:
@@ -108,6 +121,7 @@ def recipe(method: str, steps: int) -> dict:
         "pi_model": {"w_max": 30.0, "rampup_steps": ramp},
         "mean_teacher": {"w_max": 30.0, "rampup_steps": ramp, "teacher_decay": 0.99},
         "mixmatch": {"rampup_steps": steps // 4},
+        "mixmatch_without_mixup": {"rampup_steps": steps // 4},
     }.get(method, {})
 
 

@@ -288,3 +288,20 @@ def test_the_pool_studys_second_method_is_chosen_on_validation(tmp_path, monkeyp
             store.save(Run(method, "mnist", seed=s).config(), history(val), seconds=1.0)
     assert experiments.best_other_method("mnist", store=store) == "simmatch"  # best validation, not best test
     assert experiments.best_other_method("fashion_mnist", store=store) is None
+
+
+def test_the_ablation_variants_build_the_method_they_name():
+    from ssl_teach.methods import FixMatch, MixMatchWithoutMixUp
+    data = protocol_data(synthetic_dataset(n_per_class=60), 2, 0, "smoke", device="cpu")
+    weak_weak = experiments_build(Run("fixmatch_weak_weak", "mnist", 2, profile="smoke"), data)
+    assert type(weak_weak) is FixMatch and weak_weak.strong is weak_weak.weak  # pseudo-label and train on weak
+    assert experiments_build(Run("fixmatch", "mnist", 2, profile="smoke"), data).strong is not None
+    no_mixup = experiments_build(Run("mixmatch_without_mixup", "mnist", 2, profile="smoke"), data)
+    assert type(no_mixup) is MixMatchWithoutMixUp and not no_mixup.use_mixup
+    assert Run("mixmatch_without_mixup", "mnist").config()["hyperparameters"]["rampup_steps"] == \
+        Run("mixmatch", "mnist").config()["hyperparameters"]["rampup_steps"]  # the same recipe
+
+
+def experiments_build(run, data):
+    from ssl_teach.experiments import build
+    return build(run, data)

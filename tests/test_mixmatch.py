@@ -262,3 +262,25 @@ def test_fit_runs_mixmatch(tiny_dataset):
     history = fit(method, data, "smoke", steps=8, eval_every=4, batch_size=8, mu=1, progress=False)
     assert {"loss_labeled", "loss_unlabeled", "weight_u", "guess_acc"} <= set(history.train)
     assert 0.0 <= history.final_accuracy <= 1.0
+
+
+def test_the_ablation_without_mixup_trains_on_the_unmixed_images_and_their_targets(monkeypatch):
+    """MixMatchWithoutMixUp never calls mixup; its labeled loss is the plain cross-entropy of the
+    labeled images' weak views against their one-hot labels."""
+    import ssl_teach.methods.mixmatch as mm
+
+    weak, _ = for_dataset("mnist")
+    set_seed(0)
+    ablation = mm.MixMatchWithoutMixUp(SmallCNN(), weak, K=2, rampup_steps=0, ema_decay=None)
+    monkeypatch.setattr(mm, "mixup", lambda *a, **k: pytest.fail("the ablation must not mix"))
+    batch = random_batch(4, 1)
+    set_seed(1)
+    loss, logs = ablation.loss(batch, step=0)
+    assert math.isfinite(loss.item()) and ablation.name == "mixmatch_without_mixup"
+    set_seed(1)  # the same weak views again: the labeled term is the cross-entropy on them
+    x_hat = weak(batch.x_labeled)
+    ablation.model.train()
+    expected = torch.nn.functional.cross_entropy(ablation.model(torch.cat([x_hat, weak(batch.x_unlabeled),
+                                                                           weak(batch.x_unlabeled)]))[:4],
+                                                 batch.y_labeled)
+    assert logs["loss_labeled"] == pytest.approx(expected.item(), rel=1e-4)

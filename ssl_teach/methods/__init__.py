@@ -3,11 +3,11 @@
 from ssl_teach.methods.base import Batch, Method
 from ssl_teach.methods.fixmatch import FixMatch
 from ssl_teach.methods.mean_teacher import MeanTeacher
-from ssl_teach.methods.mixmatch import MixMatch
+from ssl_teach.methods.mixmatch import MixMatch, MixMatchWithoutMixUp
 from ssl_teach.methods.pi_model import PiModel, TemporalEnsembling
 from ssl_teach.methods.pseudo_label import PseudoLabel
 from ssl_teach.methods.simmatch import SimMatch
 from ssl_teach.methods.supervised import Supervised
 
-__all__ = ["Batch", "FixMatch", "MeanTeacher", "Method", "MixMatch", "PiModel", "PseudoLabel", "SimMatch",
-           "Supervised", "TemporalEnsembling"]
+__all__ = ["Batch", "FixMatch", "MeanTeacher", "Method", "MixMatch", "MixMatchWithoutMixUp", "PiModel", "PseudoLabel",
+           "SimMatch", "Supervised", "TemporalEnsembling"]

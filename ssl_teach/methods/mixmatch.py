@@ -192,6 +192,8 @@ class MixMatch(Method):
     """
 
     name = "mixmatch"
+    #: mix the batch with MixUp (the paper's last step); :class:`MixMatchWithoutMixUp` turns it off
+    use_mixup = True
 
     def __init__(
         self,
@@ -249,7 +251,10 @@ class MixMatch(Method):
 
         inputs = torch.cat([x_hat, *u_hats])  # concat(X_hat, U_hat): W before shuffling
         targets = torch.cat([p, *([q] * self.K)])
-        mixed_x, mixed_y, _ = mixup(inputs, targets, self.alpha, per_sample=self.per_sample_lambda)
+        if self.use_mixup:
+            mixed_x, mixed_y, _ = mixup(inputs, targets, self.alpha, per_sample=self.per_sample_lambda)
+        else:  # the ablation: every image keeps its own (guessed) target
+            mixed_x, mixed_y = inputs, targets
 
         logits = self.forward_mixed(mixed_x, n_labeled)
         weight_u = self.lambda_u * linear_rampup(step, self.rampup_steps)  # eq. 5 ramp
@@ -264,3 +269,11 @@ class MixMatch(Method):
                 "guess_confidence": q.max(1).values.mean().item(),
             }
         return loss, logs
+
+
+class MixMatchWithoutMixUp(MixMatch):
+    """MixMatch with its MixUp step removed, the paper's "without MixUp" ablation (Table 4 of
+    Berthelot et al., 2019): label guessing, sharpening and the two losses stay."""
+
+    name = "mixmatch_without_mixup"
+    use_mixup = False
