@@ -13,7 +13,10 @@ from typing import Any
 
 def glue(name: str, value: Any, display: bool = True) -> None:  # noqa: ANN401 - any value a page quotes
     """myst-nb's ``glue(name, value, display)`` where myst-nb is installed; elsewhere the value is
-    only displayed (when ``display``), since no page is built from the notebook there."""
+    only displayed (when ``display``), since no page is built from the notebook there. A NumPy
+    or PyTorch scalar is quoted as the Python number it holds (myst-nb formats only those)."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

@@ -34,3 +34,17 @@ def test_a_comparison_gives_its_numbers_with_intervals_in_one_call(monkeypatch):
     monkeypatch.setattr(pages, "glue", lambda name, value, display=True: glued.__setitem__(name, value))
     pages.glue_all("fm", numbers)
     assert glued["fm_gain"] == numbers["gain"] and len(glued) == len(numbers)
+
+
+def test_numpy_and_torch_scalars_are_glued_as_python_numbers(monkeypatch):
+    import sys
+    import types
+
+    import numpy as np
+    import torch
+    seen = {}
+    fake = types.SimpleNamespace(glue=lambda name, value, display=True: seen.__setitem__(name, value))
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    pages.glue("a", np.float64(3.5), display=False)
+    pages.glue("b", torch.tensor(2.0), display=False)
+    assert type(seen["a"]) is float and type(seen["b"]) is float and seen["a"] == 3.5
