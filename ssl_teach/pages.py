@@ -41,7 +41,7 @@ def comparison_numbers(comparison: Any, ceiling_accs: list[float] | None = None)
     the share of the gap with its bootstrap interval, the floor's and ceiling's means, the seeds,
     and the mean seconds of a run (percentages in points, seconds as floats)."""
     h = comparison.headline
-    ceiling_accs = ceiling_accs or [100 * r["test_acc"] for r in comparison.ceiling]
+    ceiling_accs = ceiling_accs or h.ceiling_accs  # the headline pairs the ceiling with the method by seed
     difference = h.difference
     share = h.share_interval(ceiling_accs) if len(ceiling_accs) == len(h.accs) else None
     return {
