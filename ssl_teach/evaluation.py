@@ -37,9 +37,9 @@ STATISTICS_BATCH_SIZE = 256
 
 
 def statistics_pool(method: Method, data: SSLData) -> Tensor:
-    """The training images whose statistics the evaluated model may use: ``data.labeled`` for a
-    method that learns from labels only, else ``data.unlabeled``."""
-    if method.uses_unlabeled and len(data.unlabeled):
+    """The training images whose statistics the evaluated model may use: ``data.unlabeled`` for a
+    method that sees them (``method.statistics_from_unlabeled``), else ``data.labeled``."""
+    if method.statistics_from_unlabeled and len(data.unlabeled):
         return data.unlabeled
     return data.labeled
 

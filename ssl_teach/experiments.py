@@ -22,13 +22,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ssl_teach.book_runs import (
+    ABLATION_BUDGET,
+    ABLATION_DATASET,
+    ABLATIONS,
     BOOK_HEADLINES,
     BOOK_VARIANTS,
+    CREDIT_REFERENCES,
     GRID_BUDGETS,
     GRID_METHODS,
     POOL_FRACTIONS,
     VALIDATION_SEEDS,
+    ablation_runs,
     book_runs,
+    credit_runs,
     grid_runs,
     pool_runs,
     recipe_study,
@@ -61,6 +67,7 @@ from ssl_teach.train import fit
 
 #: the names of the protocol, the headline and the book's runs, read through this module by the chapters
 __all__ = [
+    "ABLATIONS", "ABLATION_BUDGET", "ABLATION_DATASET", "CREDIT_REFERENCES", "ablation_runs", "credit_runs",
     "BOOK_HEADLINES", "BOOK_VARIANTS", "FIT_OPTIONS", "POOL_FRACTIONS", "best_other_method", "pool_runs",
     "GRID_BUDGETS", "GRID_METHODS", "METHODS", "MISSING",
     "N_PER_CLASS", "PROTOCOL_FIT", "RETRAIN_ENV", "SEEDS", "SUPERVISED", "USED", "VALIDATION_SEEDS",
@@ -260,8 +267,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="every run the chapters read instead (book_runs: headlines, variants)")
     parser.add_argument("--grid", action="store_true",
                         help="the label-budget grid instead (grid_runs: every method at 1, 4, 10, 25 labels per class)")
+    parser.add_argument("--ablations", action="store_true",
+                        help="the isolating ablations and the credit references instead (ablation_runs)")
     parser.add_argument("--force", action="store_true", help="retrain runs the store already has")
     args = parser.parse_args(argv)
+    if args.ablations:
+        fill(ablation_runs(args.profile), force=args.force)
+        return
     if args.grid:
         runs = grid_runs(args.profile)
         others = {dataset: best_other_method(dataset, args.profile) for dataset in BOOK_HEADLINES}

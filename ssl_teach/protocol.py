@@ -39,6 +39,7 @@ from ssl_teach.methods import (
     PseudoLabel,
     SimMatch,
     Supervised,
+    SupervisedPoolStatistics,
 )
 from ssl_teach.models import ClassifierWithProjection, build_model
 
@@ -89,12 +90,14 @@ METHODS: dict[str, type[Method]] = {
     "supervised": Supervised, "supervised_strong": Supervised, "pseudo_label": PseudoLabel,
     "pi_model": PiModel, "mean_teacher": MeanTeacher, "mixmatch": MixMatch, "fixmatch": FixMatch,
     "simmatch": SimMatch,
+    # the floor evaluated with BatchNorm statistics from the unlabeled pool (the credit splits)
+    "supervised_bn_pool": SupervisedPoolStatistics,
     # the isolating ablations of chapters 4 and 5: MixMatch without its MixUp step; FixMatch whose
     # pseudo-labels and training both use the weak view (weak/weak)
     "mixmatch_without_mixup": MixMatchWithoutMixUp, "fixmatch_weak_weak": FixMatch,
 }
 #: the methods trained on labels only: the floor and the ceiling get :data:`PROTOCOL_FIT`'s budget
-SUPERVISED = ("supervised", "supervised_strong")
+SUPERVISED = ("supervised", "supervised_strong", "supervised_bn_pool")
 
 #: what a constructor argument of this name receives: the dataset's weak or strong view
 _VIEWS = {"weak": 0, "augment": 0, "strong": 1}

@@ -53,6 +53,8 @@ class Method:
     name = "method"
     #: whether the loop should draw unlabeled batches for this method
     uses_unlabeled = True
+    #: whether evaluation recomputes BatchNorm statistics on the unlabeled pool (else the labeled images)
+    statistics_from_unlabeled = True
 
     def __init__(self, model: nn.Module, ema_decay: float | None = None) -> None:
         self.model = model

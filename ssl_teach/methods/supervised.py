@@ -29,6 +29,7 @@ class Supervised(Method):
 
     name = "supervised"
     uses_unlabeled = False
+    statistics_from_unlabeled = False
 
     def __init__(self, model: nn.Module, weak: Augmentation, ema_decay: float | None = 0.999) -> None:
         super().__init__(model, ema_decay)
@@ -38,3 +39,12 @@ class Supervised(Method):
         logits = self.model(self.weak(batch.x_labeled))
         loss = F.cross_entropy(logits, batch.y_labeled)
         return loss, {"loss_labeled": loss.item()}
+
+
+class SupervisedPoolStatistics(Supervised):
+    """The floor, evaluated with BatchNorm statistics from the unlabeled pool as every method is:
+    the same weights as the floor of its seed, so its gain over the floor is the BatchNorm pool's
+    share of a method's gain (the credit split of chapters 1 and 5). It trains on labels only."""
+
+    name = "supervised_bn_pool"
+    statistics_from_unlabeled = True
