@@ -1,0 +1,112 @@
+"""Ablations and credit splits: one change at a time, paired by seed, flat on validation."""
+
+import pytest
+import torch
+from conftest import synthetic_dataset
+from scipy import stats
+
+from ssl_teach import ablation, experiments
+from ssl_teach.augment import for_dataset
+from ssl_teach.book_runs import ABLATION_BUDGET, ABLATION_DATASET, ABLATIONS, ablation_runs, credit_runs
+from ssl_teach.evaluation import statistics_pool
+from ssl_teach.headline import converged
+from ssl_teach.methods import Supervised, SupervisedPoolStatistics
+from ssl_teach.models import LeNet
+from ssl_teach.protocol import Run, protocol_data
+from ssl_teach.train import History, fit
+
+
+def _history(val, test=None):
+    steps = [100.0 * (i + 1) for i in range(len(test or val))]
+    evals = {"step": steps, "test_acc": test or val, "time": steps}
+    if val is not None:
+        evals["val_acc"] = val
+    return History("m", eval=evals)
+
+
+def test_convergence_is_judged_on_validation_within_five_images():
+    # the last quarter of 8 evaluations is steps 600-800: validation moves 0.8 points (4 of 500 images)
+    flat_on_val = _history([0.5, 0.9, 0.95, 0.96, 0.97, 0.970, 0.974, 0.978], test=[0.9] * 7 + [0.92])
+    assert converged(flat_on_val)  # the test curve's 2-point jump is not looked at
+    assert not converged(flat_on_val, metric="test_acc")
+    rising = _history([0.5, 0.9, 0.95, 0.96, 0.97, 0.970, 0.976, 0.982])  # 1.2 points: 6 images
+    assert not converged(rising)
+    ceiling = _history(None, test=[0.9, 0.95, 0.97, 0.98, 0.98, 0.981, 0.982, 0.983])
+    assert converged(ceiling)  # no validation split: judged on test (0.3 points, within 0.5)
+    with pytest.raises(ValueError, match="metric must be one of"):
+        converged(flat_on_val, metric="train_acc")
+
+
+def _fake_store(monkeypatch, accs):
+    """``stored`` answers a record with ``accs[label][seed]`` and a flat validation curve."""
+    def fake_stored(run, store=None, dataset=None):
+        acc = accs.get(run.label)
+        if acc is None:
+            return None
+        history = _history([0.9] * 8, test=[acc[run.seed]] * 8).to_dict()
+        return {"seed": run.seed, "test_acc": acc[run.seed], "history": history}
+    monkeypatch.setattr(experiments, "stored", fake_stored)
+
+
+def test_an_ablation_pairs_each_variant_with_the_full_method_by_seed(monkeypatch):
+    _fake_store(monkeypatch, {"fixmatch": [0.97, 0.96, 0.98], "fixmatch_weak_weak": [0.90, 0.92, 0.91]})
+    full, weak_weak = ablation.ablation(5, "cpu")
+    assert full.label == "fixmatch" and full.difference is None and full.verdict == "reference"
+    diffs = [-7.0, -4.0, -7.0]  # by hand, seed by seed
+    assert weak_weak.difference.mean == pytest.approx(-6.0)
+    assert weak_weak.difference.sd == pytest.approx(stats.tstd(diffs))
+    assert weak_weak.difference.p == pytest.approx(stats.ttest_rel([90, 92, 91], [97, 96, 98]).pvalue)
+    assert weak_weak.verdict == "behind" and weak_weak.flat
+    numbers = ablation.numbers([full, weak_weak])
+    assert numbers["1_diff"] == pytest.approx(-6.0) and numbers["0_mean"] == pytest.approx(97.0)
+    assert "behind" in ablation.table([full, weak_weak])
+
+
+def test_a_difference_inside_twice_its_spread_is_a_tie_and_a_missing_run_answers_nothing(monkeypatch):
+    _fake_store(monkeypatch, {"fixmatch": [0.97, 0.96, 0.98], "fixmatch_weak_weak": [0.98, 0.94, 0.98]})
+    assert ablation.ablation(5, "cpu")[1].verdict == "a tie"  # -0.33 +- 1.15 points
+    _fake_store(monkeypatch, {"fixmatch": [0.97, 0.96, 0.98]})
+    assert ablation.ablation(5, "cpu") is None
+    with pytest.raises(ValueError, match="chapter must be one of"):
+        ablation.ablation(2)
+
+
+def test_a_credit_split_gives_the_batchnorm_pool_its_own_line(monkeypatch):
+    steps = experiments.get_profile("cpu").steps
+    _fake_store(monkeypatch, {"supervised": [0.80, 0.82, 0.81], "supervised_bn_pool": [0.81, 0.83, 0.82],
+                              f"supervised_strong[eval_every=250,steps={steps}]": [0.90, 0.91, 0.92],
+                              "fixmatch": [0.97, 0.97, 0.97]})
+    lines = ablation.credit_split("fixmatch", "mnist", 4, "cpu")
+    assert [line.label.split("[")[0] for line in lines] == ["supervised", "supervised_bn_pool", "supervised_strong",
+                                                           "fixmatch"]
+    assert [round(line.difference.mean, 6) for line in lines[1:]] == [1.0, 10.0, 16.0]
+
+
+def test_the_ablations_change_one_thing_at_the_budget_where_methods_separate():
+    runs = ablation_runs("cpu")
+    assert len({(r.label, r.dataset, r.n_per_class, r.seed) for r in runs}) == len(runs)
+    for full, variants in ABLATIONS.values():
+        for method, options in variants:
+            run = Run(method, ABLATION_DATASET, ABLATION_BUDGET, 0, "cpu", dict(options))
+            assert run in runs and run.steps == Run(full, ABLATION_DATASET, ABLATION_BUDGET).steps
+            changed = {k for k, v in run.config()["hyperparameters"].items()
+                       if Run(full, "mnist").config()["hyperparameters"].get(k) != v}
+            assert method != full or changed == set(options)  # a renamed method changes its class only
+    strong = credit_runs("mnist", 10, "cpu")[-1]
+    assert strong.method == "supervised_strong" and strong.steps == experiments.get_profile("cpu").steps
+
+
+def test_the_batchnorm_pool_floor_has_the_floors_weights_and_the_unlabeled_statistics():
+    data = protocol_data(synthetic_dataset(n_per_class=60), 2, 0, "smoke", device="cpu")
+    weak, _ = for_dataset("mnist")
+    methods = []
+    for cls in (Supervised, SupervisedPoolStatistics):
+        torch.manual_seed(0)
+        method = cls(LeNet(), weak, ema_decay=None)
+        fit(method, data, "smoke", steps=3, batch_size=4, progress=False)
+        methods.append(method)
+    floor, pool = methods
+    assert all(torch.equal(a, b) for a, b in zip(floor.model.state_dict().values(), pool.model.state_dict().values()))
+    assert torch.equal(statistics_pool(floor, data), data.labeled)
+    assert torch.equal(statistics_pool(pool, data), data.unlabeled)
+    assert not pool.uses_unlabeled  # it never trains on an unlabeled image
