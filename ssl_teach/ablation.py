@@ -24,6 +24,15 @@ from ssl_teach.train import History
 from ssl_teach.uncertainty import PairedDifference, paired_difference
 
 
+def verdict(difference: PairedDifference) -> str:
+    """The book's tie rule on paired differences: ``"ahead"`` or ``"behind"`` only when the mean is
+    more than twice their standard deviation (3 seeds: paired t above 3.46, p below about 0.07),
+    else ``"a tie"``, which says the seeds cannot tell the two apart, not that they are equal."""
+    if not abs(difference.mean) > 2 * difference.sd:
+        return "a tie"
+    return "ahead" if difference.mean > 0 else "behind"
+
+
 @dataclass(frozen=True)
 class Line:
     """One row of an ablation or a credit split (accuracies in percent, seed by seed).
@@ -51,19 +60,18 @@ class Line:
 
     @property
     def verdict(self) -> str:
-        """The book's tie rule on the paired differences: beyond it only when ``|mean| > 2 sd``."""
-        d = self.difference
-        if d is None:
-            return "reference"
-        if not abs(d.mean) > 2 * d.sd:
-            return "a tie"
-        return "ahead" if d.mean > 0 else "behind"
+        """The book's tie rule on :attr:`difference` (:func:`verdict`); ``"reference"`` for the row compared with."""
+        return "reference" if self.difference is None else verdict(self.difference)
 
     def __str__(self) -> str:
-        row = f"{self.label:<40} {self.mean:5.1f} ± {self.std:3.1f} %"
+        return self.row()
+
+    def row(self, width: int = 40) -> str:
+        """The line as text, its label padded to ``width`` characters."""
+        row = f"{self.label:<{width}} {self.mean:5.1f} ± {self.std:3.1f} %"
         if self.difference is not None:
             d = self.difference
-            row += f"   {d.mean:+5.1f} [{d.low:+5.1f}, {d.high:+5.1f}]  p = {d.p:4.2f}  {self.verdict}"
+            row += f"   {d.mean:+5.1f} [{d.low:+5.1f}, {d.high:+5.1f}]  p = {d.p:<6.2g} {self.verdict}"
         return row + ("" if self.flat else "   (not flat on validation)")
 
 
@@ -117,8 +125,9 @@ def credit_split(method: str, dataset: str, n_per_class: int, profile: str = "bo
 def table(lines: Sequence[Line], against: str = "the first row") -> str:
     """The rows as text: mean ± sd over seeds, the paired difference to ``against`` with its 95 %
     interval and p, and the tie rule's verdict."""
-    head = f"{'run':<40} {'test acc.':>13}   difference to {against} [95 % interval], paired t"
-    return "\n".join([head, *map(str, lines)])
+    width = max(len(line.label) for line in lines)
+    head = f"{'run':<{width}} {'test acc.':>13}   difference to {against} [95 % interval], paired t"
+    return "\n".join([head, *(line.row(width) for line in lines)])
 
 
 def numbers(lines: Sequence[Line]) -> dict[str, float | str]:
@@ -132,3 +141,65 @@ def numbers(lines: Sequence[Line]) -> dict[str, float | str]:
             out |= {f"{i}_diff": d.mean, f"{i}_low": d.low, f"{i}_high": d.high, f"{i}_p": d.p,
                     f"{i}_verdict": line.verdict}
     return out
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A hyper-parameter chosen on the validation split: each value's records on the validation
+    seeds, and the recipe's value (accuracies in percent).
+
+    Attributes:
+        name: the hyper-parameter (``"w_max"``).
+        recipe: the value the protocol's recipe uses.
+        records: per value, its records on the validation seeds (values missing from the store left out).
+    """
+
+    name: str
+    recipe: object
+    records: dict[object, list[dict]]
+
+    @property
+    def validation(self) -> dict[object, float]:
+        """The mean validation accuracy of each value."""
+        return {v: statistics.mean(100 * r["val_acc"] for r in rs) for v, rs in self.records.items()}
+
+    @property
+    def winner(self) -> object:
+        """The value with the highest mean validation accuracy (the recipe's on an exact tie)."""
+        best = max(self.validation.values())
+        tied = [v for v, acc in self.validation.items() if acc == best]
+        return self.recipe if self.recipe in tied else tied[0]
+
+    @property
+    def sentence(self) -> str:
+        """What the choice says about the recipe."""
+        if len(self.records) < 2:
+            return (f"Only the recipe's {self.name} = {self.recipe} is in the store: this page makes no choice, "
+                    "and the recipe's value stands unchecked.")
+        others = ", ".join(f"{v} {acc:.1f} %" for v, acc in self.validation.items())
+        if self.winner == self.recipe:
+            return f"Validation ({others}) keeps the recipe's {self.name} = {self.recipe}."
+        return (f"Validation ({others}) prefers {self.name} = {self.winner} to the recipe's {self.recipe}: the "
+                "recipe and this choice disagree, and the headline above is the recipe's.")
+
+    def __str__(self) -> str:
+        rows = [f"{self.name:>12} {'seed':>5} {'validation':>11} {'(test)':>8}"]
+        rows += [f"{v!s:>12} {r['seed']:>5} {100 * r['val_acc']:>10.1f}% {100 * r['test_acc']:>7.1f}%"
+                 for v, rs in self.records.items() for r in rs]
+        return "\n".join(rows + [self.sentence])
+
+
+def validation_choice(method: str, dataset: str, name: str, values: Sequence[object],
+                      profile: str = "book") -> Choice:
+    """``method``'s runs with each of ``values`` for the hyper-parameter ``name`` on the validation
+    seeds (:data:`~ssl_teach.book_runs.VALIDATION_SEEDS`) at the chapters' 10 labels per class,
+    read from the store; the choice is the best mean validation accuracy, the test accuracy is
+    printed and never used."""
+    from ssl_teach.book_runs import VALIDATION_SEEDS
+    from ssl_teach.protocol import N_PER_CLASS, hyperparameters
+
+    seeds = [s for s in VALIDATION_SEEDS if s in get_profile(profile).seeds]
+    recipe = hyperparameters(method, steps=get_profile(profile).steps)[name]
+    found = {v: _records([Run(method, dataset, N_PER_CLASS, s, profile, {name: v}) for s in seeds])
+             for v in dict.fromkeys([recipe, *values])}
+    return Choice(name, recipe, {v: rs for v, rs in found.items() if rs is not None})

@@ -4,6 +4,9 @@ the label-budget grid, as lists of :class:`~ssl_teach.protocol.Run` (``make expe
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Callable
+
 from ssl_teach.config import get_profile
 from ssl_teach.protocol import N_PER_CLASS, Run, ceiling_run, floor_run
 
@@ -27,6 +30,46 @@ def recipe_study(profile: str = "book") -> list[Run]:
 
 #: The validation seeds of a choice between settings (the headline's seeds are the profile's).
 VALIDATION_SEEDS = (0, 1)
+#: The budgets the floor and the ceiling choose from (``fit`` options, ``book`` profile), on the
+#: validation split of :data:`VALIDATION_SEEDS`: the floor's 1,000 steps or twice as many; the
+#: MNIST ceiling's 3,000 or 6,000; Fashion-MNIST's ceiling at batch 256 and lr 0.1 for 3,500 or
+#: 7,000 steps, or the floor's batch 64 and lr 0.03 for 7,000.
+BUDGET_CANDIDATES: dict[str, dict[str, tuple[dict, ...]]] = {
+    "floor": {dataset: ({"steps": 1000, "eval_every": 100}, {"steps": 2000, "eval_every": 200})
+              for dataset in ("mnist", "fashion_mnist")},
+    "ceiling": {"mnist": ({"steps": 3000, "eval_every": 250}, {"steps": 6000, "eval_every": 500}),
+                "fashion_mnist": ({"steps": 3500, "batch_size": 256, "lr": 0.1, "eval_every": 250},
+                                  {"steps": 7000, "batch_size": 256, "lr": 0.1, "eval_every": 500},
+                                  {"steps": 7000, "batch_size": 64, "lr": 0.03, "eval_every": 500})},
+}
+
+
+def budget_study(profile: str = "book") -> list[Run]:
+    """Every candidate budget of :data:`BUDGET_CANDIDATES` for the floor (10 labels per class)
+    and the ceiling, on each dataset and validation seed (``make experiments``)."""
+    seeds = [s for s in VALIDATION_SEEDS if s in get_profile(profile).seeds]
+    make: dict[str, Callable[[str, int], Run]] = {"floor": lambda d, s: floor_run(d, s, profile),
+                                                  "ceiling": lambda d, s: ceiling_run(d, s, profile)}
+    return [Run("supervised", d, make[role](d, s).n_per_class, s, profile, fit_options=dict(fit))
+            for role, by_dataset in BUDGET_CANDIDATES.items() for d, candidates in by_dataset.items()
+            for fit in candidates for s in seeds]
+
+
+def choose_budget(role: str, dataset: str, read: Callable[[Run], dict | None],
+                  flat: Callable[[dict], bool], profile: str = "book") -> dict | None:
+    """The candidate budget of ``role`` (``"floor"`` or ``"ceiling"``) on ``dataset`` with the best
+    mean validation accuracy among those whose every validation run is ``flat``, from the records
+    ``read`` gives; ``None`` while a run is missing or no candidate is flat."""
+    seeds = [s for s in VALIDATION_SEEDS if s in get_profile(profile).seeds]
+    n_per_class = N_PER_CLASS if role == "floor" else None
+    scores = {}
+    for i, fit in enumerate(BUDGET_CANDIDATES[role][dataset]):
+        records = [read(Run("supervised", dataset, n_per_class, s, profile, fit_options=dict(fit))) for s in seeds]
+        if None in records:
+            return None
+        if all(flat(r) for r in records):  # type: ignore[arg-type]
+            scores[i] = statistics.mean(r["val_acc"] for r in records)  # type: ignore[index]
+    return dict(BUDGET_CANDIDATES[role][dataset][max(scores, key=scores.get)]) if scores else None
 #: Every method of chapters 1 to 6 and its headline datasets (the floor on strong views too).
 BOOK_HEADLINES = {"mnist": ("supervised_strong", "pseudo_label", "pi_model", "mean_teacher", "mixmatch",
                             "fixmatch", "simmatch"),

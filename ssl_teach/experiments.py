@@ -27,6 +27,7 @@ from ssl_teach.book_runs import (
     ABLATIONS,
     BOOK_HEADLINES,
     BOOK_VARIANTS,
+    BUDGET_CANDIDATES,
     CREDIT_REFERENCES,
     GRID_BUDGETS,
     GRID_METHODS,
@@ -34,6 +35,8 @@ from ssl_teach.book_runs import (
     VALIDATION_SEEDS,
     ablation_runs,
     book_runs,
+    budget_study,
+    choose_budget,
     credit_runs,
     grid_runs,
     pool_runs,
@@ -68,6 +71,7 @@ from ssl_teach.train import fit
 #: the names of the protocol, the headline and the book's runs, read through this module by the chapters
 __all__ = [
     "ABLATIONS", "ABLATION_BUDGET", "ABLATION_DATASET", "CREDIT_REFERENCES", "ablation_runs", "credit_runs",
+    "BUDGET_CANDIDATES", "budget_study", "choose_budget",
     "BOOK_HEADLINES", "BOOK_VARIANTS", "FIT_OPTIONS", "POOL_FRACTIONS", "best_other_method", "pool_runs",
     "GRID_BUDGETS", "GRID_METHODS", "METHODS", "MISSING",
     "N_PER_CLASS", "PROTOCOL_FIT", "RETRAIN_ENV", "SEEDS", "SUPERVISED", "USED", "VALIDATION_SEEDS",
@@ -269,8 +273,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="the label-budget grid instead (grid_runs: every method at 1, 4, 10, 25 labels per class)")
     parser.add_argument("--ablations", action="store_true",
                         help="the isolating ablations and the credit references instead (ablation_runs)")
+    parser.add_argument("--budgets", action="store_true",
+                        help="the floor's and the ceiling's candidate budgets instead (budget_study, on validation)")
     parser.add_argument("--force", action="store_true", help="retrain runs the store already has")
     args = parser.parse_args(argv)
+    if args.budgets:
+        fill(budget_study(args.profile), force=args.force)
+        return
     if args.ablations:
         fill(ablation_runs(args.profile), force=args.force)
         return

@@ -26,8 +26,8 @@ def converged(history: History, metric: str | None = None, points: float | None 
     """Whether ``metric`` is flat over the last quarter of the run: its evaluations there (at
     least two) stay within ``points`` percentage points of each other (default
     :data:`FLAT_POINTS`: five images). The default metric is the validation accuracy, so that no
-    budget is chosen on the test set; a run without a validation split (the ceiling, which
-    trains on every label) is judged on ``test_acc``."""
+    budget is chosen on the test set; a record without validation evaluations (made before the
+    ceiling had a validation split) is judged on ``test_acc``."""
     if metric is None:
         metric = "val_acc" if history.eval.get("val_acc") else "test_acc"
     if metric not in history.eval:

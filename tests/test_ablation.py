@@ -110,3 +110,18 @@ def test_the_batchnorm_pool_floor_has_the_floors_weights_and_the_unlabeled_stati
     assert torch.equal(statistics_pool(floor, data), data.labeled)
     assert torch.equal(statistics_pool(pool, data), data.unlabeled)
     assert not pool.uses_unlabeled  # it never trains on an unlabeled image
+
+
+def test_a_choice_on_validation_keeps_the_recipe_unless_another_value_scores_higher(monkeypatch):
+    def fake_stored(run, store=None, dataset=None):
+        w = run.config()["hyperparameters"]["w_max"]
+        val = {30.0: [0.97, 0.96], 100.0: [0.98, 0.97]}.get(w)
+        if val is None:
+            return None
+        return {"seed": run.seed, "val_acc": val[run.seed], "test_acc": 0.5}
+    monkeypatch.setattr(experiments, "stored", fake_stored)
+    choice = ablation.validation_choice("mean_teacher", "mnist", "w_max", (30.0, 100.0), "cpu")
+    assert choice.recipe == 30.0 and choice.validation == pytest.approx({30.0: 96.5, 100.0: 97.5})
+    assert choice.winner == 100.0 and "disagree" in choice.sentence
+    only_recipe = ablation.validation_choice("mean_teacher", "mnist", "w_max", (30.0, 10.0), "cpu")
+    assert list(only_recipe.records) == [30.0] and "no choice" in only_recipe.sentence

@@ -51,7 +51,10 @@ def test_protocol_splits_keep_validation_apart_and_fixed_across_label_budgets():
         assert len(ten.val) == 10 * VAL_PER_CLASS and torch.equal(ten.val, five.val)
         assert set(five.labeled.tolist()) <= set(ten.labeled.tolist())
         assert not set(ten.val.tolist()) & (set(ten.labeled.tolist()) | set(ten.unlabeled.tolist()))
-        assert len(ceiling.labeled) == len(dataset.train_labels) and len(ceiling.val) == 0  # every label
+        # the ceiling labels every image outside the same validation split, so it too is judged on validation
+        assert torch.equal(ceiling.val, ten.val) and len(ceiling.unlabeled) == 0
+        assert len(ceiling.labeled) == len(dataset.train_labels) - len(ten.val)
+        assert not set(ceiling.labeled.tolist()) & set(ceiling.val.tolist())
 
 
 def test_a_variant_is_labelled_apart_from_the_protocol_run():
@@ -305,3 +308,18 @@ def test_the_ablation_variants_build_the_method_they_name():
 def experiments_build(run, data):
     from ssl_teach.experiments import build
     return build(run, data)
+
+
+def test_the_floors_and_ceilings_budgets_are_the_ones_validation_chose():
+    """PROTOCOL_FIT's book budgets are what choose_budget picks from the committed budget study:
+    the best mean validation accuracy among the candidates flat on validation (seeds 0 and 1)."""
+    from ssl_teach.book_runs import BUDGET_CANDIDATES, choose_budget
+    from ssl_teach.experiments import PROTOCOL_FIT, converged
+    from ssl_teach.train import History
+    store = Store(shipped_root())
+    for role, by_dataset in BUDGET_CANDIDATES.items():
+        for dataset in by_dataset:
+            chosen = choose_budget(role, dataset, lambda run: store.load(run.config()),
+                                   lambda r: converged(History.from_dict(r["history"])))
+            assert chosen == PROTOCOL_FIT["book"][role][dataset], (role, dataset)
+
