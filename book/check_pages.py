@@ -4,7 +4,8 @@
 
 A page teaches in short visible cells; its bookkeeping (store reads, glue, data source, cost)
 stays out of sight. For every chapter (default: every notebook in ``chapters/``) this prints
-the lines that call ``glue`` and every visible code cell longer than ``--max-lines`` lines
+the lines that call ``glue`` (or a function of the page that calls it, such as a local ``g``)
+and every visible code cell longer than ``--max-lines`` lines
 that is not tagged ``teaching`` (a cell that builds a method may be longer; a cell whose input
 is hidden, tag ``hide-input`` or ``remove-input``, does not count). Exits 1 when a chapter has
 more glue lines than ``--max-glue`` or a long visible bookkeeping cell, unless ``--report``.
@@ -13,6 +14,7 @@ more glue lines than ``--max-glue`` or a long visible bookkeeping cell, unless `
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import sys
 from pathlib import Path
@@ -21,18 +23,40 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 HIDDEN = {"hide-input", "remove-input", "remove-cell"}
-GLUE = re.compile(r"\bglue(_all)?\(")
+
+
+def _wrappers(sources: list[str]) -> set[str]:
+    """The names of the page's own functions that call ``glue``, ``glue_all`` or another such function."""
+    defs: dict[str, set[str]] = {}
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:  # a cell with IPython magics: no function of ours to find in it
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef):
+                defs[node.name] = {n.func.id for n in ast.walk(node)
+                                   if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    names = {"glue", "glue_all"}
+    while True:
+        more = {name for name, calls in defs.items() if calls & names} - names
+        if not more:
+            return names
+        names |= more
 
 
 def count(path: Path, max_lines: int) -> tuple[int, list[tuple[int, int]]]:
-    """(lines calling glue, [(cell index, lines) of each long visible bookkeeping cell])."""
+    """(lines calling glue, directly or through a function of the page, [(cell index, lines) of
+    each long visible bookkeeping cell])."""
     notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    calls = re.compile(r"(?<![\w.])(" + "|".join(sorted(_wrappers([c.source for c in code]))) + r")\(")
     glue_lines, long_cells = 0, []
     for i, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
             continue
         lines = [line for line in cell.source.splitlines() if line.strip()]
-        glue_lines += sum(bool(GLUE.search(line)) for line in lines)
+        glue_lines += sum(bool(calls.search(line)) and not line.lstrip().startswith("def ") for line in lines)
         tags = set(cell.metadata.get("tags", []))
         if not tags & HIDDEN and "teaching" not in tags and len(lines) > max_lines:
             long_cells.append((i, len(lines)))

@@ -32,3 +32,13 @@ def test_glue_lines_and_long_visible_cells_are_counted_and_fail_the_check(tmp_pa
     assert check_pages.main([str(path)]) == 1 and "FAIL page.ipynb: 2 glue lines" in capsys.readouterr().out
     assert check_pages.main([str(path), "--report"]) == 0
     assert check_pages.main([str(path), "--max-lines", "25"]) == 0
+
+
+def test_a_local_wrapper_of_glue_counts_as_glue(tmp_path):
+    path = _notebook(tmp_path, [
+        ('def g(name, value):\n    glue(name, float(value), display=False)\n', []),
+        ('def gg(name):\n    g(name, 1)\n', []),
+        ('g("a", 1)\ng("b", 2)\ngg("c")\nglue_all("d", {"x": 1,\n                 "y": 2})\nmy.g(3)', []),
+    ])
+    # the glue line inside g, the g line inside gg, g twice, gg once and glue_all once
+    assert check_pages.count(path, 15) == (6, [])
