@@ -203,3 +203,33 @@ def validation_choice(method: str, dataset: str, name: str, values: Sequence[obj
     found = {v: _records([Run(method, dataset, N_PER_CLASS, s, profile, {name: v}) for s in seeds])
              for v in dict.fromkeys([recipe, *values])}
     return Choice(name, recipe, {v: rs for v, rs in found.items() if rs is not None})
+
+
+def budget_report(profile: str = "book") -> str:
+    """The floor's and the ceiling's candidate budgets (:data:`~ssl_teach.book_runs.BUDGET_CANDIDATES`)
+    on the validation seeds: each candidate's validation accuracy per seed, whether its validation
+    curve is flat, the candidate :func:`~ssl_teach.book_runs.choose_budget` picks and the protocol's."""
+    from ssl_teach.book_runs import BUDGET_CANDIDATES, VALIDATION_SEEDS, choose_budget
+    from ssl_teach.experiments import stored
+    from ssl_teach.protocol import N_PER_CLASS, PROTOCOL_FIT
+
+    seeds = [s for s in VALIDATION_SEEDS if s in get_profile(profile).seeds]
+
+    def flat(record: dict) -> bool:
+        return converged(History.from_dict(record["history"]))
+
+    rows = []
+    for role, by_dataset in BUDGET_CANDIDATES.items():
+        for dataset, candidates in by_dataset.items():
+            n_per_class = N_PER_CLASS if role == "floor" else None
+            for fit in candidates:
+                records = [stored(Run("supervised", dataset, n_per_class, s, profile, fit_options=dict(fit)))
+                           for s in seeds]
+                cells = ("  ".join(f"seed {r['seed']} {100 * r['val_acc']:5.1f} %{'' if flat(r) else ' (not flat)'}"
+                                   for r in records if r) if None not in records else "not in the store")
+                budget = ", ".join(f"{k} {v}" for k, v in fit.items() if k != "eval_every")
+                rows.append(f"{role:<8} {dataset:<14} {budget:<36} {cells}")
+            chosen = choose_budget(role, dataset, stored, flat, profile)
+            protocol = PROTOCOL_FIT.get(profile, {}).get(role, {}).get(dataset)
+            rows.append(f"{'':<24}-> chosen on validation: {chosen}; the protocol's: {protocol}")
+    return "\n".join(rows)

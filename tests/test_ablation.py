@@ -125,3 +125,20 @@ def test_a_choice_on_validation_keeps_the_recipe_unless_another_value_scores_hig
     assert choice.winner == 100.0 and "disagree" in choice.sentence
     only_recipe = ablation.validation_choice("mean_teacher", "mnist", "w_max", (30.0, 10.0), "cpu")
     assert list(only_recipe.records) == [30.0] and "no choice" in only_recipe.sentence
+
+
+def test_the_budget_report_picks_the_best_flat_candidate_on_validation(monkeypatch):
+    from ssl_teach.book_runs import BUDGET_CANDIDATES, choose_budget
+
+    def fake_stored(run, store=None, dataset=None):
+        steps = run.steps
+        val = [0.90] * 7 + [0.90 + 0.001 * steps / 1000]  # flat; longer runs score a little higher
+        if steps == 7000 and run.fit_options.get("batch_size") == 64:
+            val = [0.5, 0.6, 0.7, 0.8, 0.85, 0.88, 0.91, 0.95]  # higher, but still rising: never chosen
+        return {"seed": run.seed, "val_acc": val[-1], "test_acc": 0.5, "history": _history(val).to_dict()}
+    monkeypatch.setattr(experiments, "stored", fake_stored)
+    report = ablation.budget_report("cpu")
+    assert report.count("chosen on validation") == 4 and "(not flat)" in report
+    longest = choose_budget("ceiling", "fashion_mnist", fake_stored,
+                            lambda r: converged(History.from_dict(r["history"])), "cpu")
+    assert longest == BUDGET_CANDIDATES["ceiling"]["fashion_mnist"][1]  # 7,000 steps at batch 256
