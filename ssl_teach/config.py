@@ -38,9 +38,6 @@ class Profile:
         ablation_steps: steps of each run in an ablation or a sweep (shorter than ``steps``).
         max_test: evaluate on at most this many test images (``None``: all of them).
         seeds: the seeds a chapter repeats its headline comparison over.
-        ema_decay: decay of the EMA model used for evaluation (and by teachers). The papers'
-            0.999 averages over ~1,000 steps, the whole of a ``cpu`` run, so shorter budgets
-            use a shorter average.
         lr: the initial learning rate of ``fit`` (SGD; decayed by the cosine schedule).
         datasets: the dataset a run of this profile trains on when a chapter names another
             (``scale_up`` trains ``"mnist_full"`` where the protocol uses the ``"mnist"`` sample).
@@ -54,7 +51,6 @@ class Profile:
     ablation_steps: int
     max_test: int | None
     seeds: tuple[int, ...]
-    ema_decay: float
     lr: float = 0.03
     datasets: tuple[tuple[str, str], ...] = ()
 
@@ -70,11 +66,11 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", steps=30, eval_every=15, batch_size=32, mu=2,
-        ablation_steps=10, max_test=300, seeds=(0,), ema_decay=0.9,
+        ablation_steps=10, max_test=300, seeds=(0,),
     ),
     "book": Profile(
         name="book", steps=2700, eval_every=250, batch_size=64, mu=3,
-        ablation_steps=400, max_test=None, seeds=(0, 1, 2), ema_decay=0.99,
+        ablation_steps=400, max_test=None, seeds=(0, 1, 2),
     ),
     # an opt-in for a GPU, sized for a free Colab T4 from FLOPs (an estimate, never measured on
     # one): SmallCNN's FixMatch step with mu = 7 is about 0.17 GFLOP x 960 images, an estimated
@@ -82,7 +78,7 @@ PROFILES: dict[str, Profile] = {
     # (ssl_teach.benchmark.estimated_t4_seconds)
     "scale_up": Profile(
         name="scale_up", steps=6000, eval_every=500, batch_size=64, mu=7,
-        ablation_steps=1500, max_test=None, seeds=(0, 1, 2), ema_decay=0.999,
+        ablation_steps=1500, max_test=None, seeds=(0, 1, 2),
         datasets=(("mnist", "mnist_full"),),
     ),
 }
