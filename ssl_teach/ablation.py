@@ -82,11 +82,18 @@ def _records(runs: Sequence[Run]) -> list[dict] | None:
     return None if None in records else records  # type: ignore[return-value]
 
 
+def _flat(record: dict) -> bool:
+    """Whether the record's validation curve is flat; ``False`` for a run too short to judge (smoke)."""
+    try:
+        return converged(History.from_dict(record["history"]))
+    except ValueError:
+        return False
+
+
 def _line(label: str, records: list[dict], against: list[dict] | None) -> Line:
     accs = [100 * r["test_acc"] for r in records]
     difference = None if against is None else paired_difference(accs, [100 * r["test_acc"] for r in against])
-    flat = all(converged(History.from_dict(r["history"])) for r in records)
-    return Line(label, accs, difference, flat)
+    return Line(label, accs, difference, all(_flat(r) for r in records))
 
 
 def ablation(chapter: int, profile: str = "book") -> list[Line] | None:
@@ -214,10 +221,7 @@ def budget_report(profile: str = "book") -> str:
     from ssl_teach.protocol import N_PER_CLASS, PROTOCOL_FIT
 
     seeds = [s for s in VALIDATION_SEEDS if s in get_profile(profile).seeds]
-
-    def flat(record: dict) -> bool:
-        return converged(History.from_dict(record["history"]))
-
+    flat = _flat
     rows = []
     for role, by_dataset in BUDGET_CANDIDATES.items():
         for dataset, candidates in by_dataset.items():

@@ -151,6 +151,8 @@ def ablation_runs(profile: str = "book") -> list[Run]:
         full, variants = ABLATIONS[chapter]
         runs += [Run(m, ABLATION_DATASET, ABLATION_BUDGET, s, profile, dict(options))
                  for m, options in ((full, {}), *variants) for s in seeds]
+    # chapter 6: the teacher's EMA with the official constant momentum, without the book's warm-up
+    runs += [Run("simmatch_constant_ema", ABLATION_DATASET, ABLATION_BUDGET, s, profile) for s in seeds]
     return runs
 
 

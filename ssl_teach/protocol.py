@@ -39,6 +39,7 @@ from ssl_teach.methods import (
     PiModel,
     PseudoLabel,
     SimMatch,
+    SimMatchConstantEMA,
     Supervised,
     SupervisedPoolStatistics,
 )
@@ -97,6 +98,8 @@ METHODS: dict[str, type[Method]] = {
     # the isolating ablations of chapters 4 and 5: MixMatch without its MixUp step; FixMatch whose
     # pseudo-labels and training both use the weak view (weak/weak)
     "mixmatch_without_mixup": MixMatchWithoutMixUp, "fixmatch_weak_weak": FixMatch,
+    # SimMatch with the official code's constant EMA momentum, without the book's warm-up
+    "simmatch_constant_ema": SimMatchConstantEMA,
 }
 #: the methods trained on labels only: the floor and the ceiling get :data:`PROTOCOL_FIT`'s budget
 SUPERVISED = ("supervised", "supervised_strong", "supervised_bn_pool")
@@ -320,7 +323,7 @@ def build(run: Run, data: SSLData, weak: Augmentation | None = None, strong: Aug
     view_of = {**_VIEWS, **_VIEW_OVERRIDES.get(run.method, {})}
     arguments = {name: (weak, strong)[i] for name, i in view_of.items() if name in parameters}
     model = build_model(run.data, run.profile)
-    if cls is SimMatch:
+    if issubclass(cls, SimMatch):
         model = ClassifierWithProjection(model)
         arguments.update(labeled_index=data.labeled, labeled_labels=data.labels[data.labeled])
     return cls(model, **arguments, **hyperparameters(run.method, run.options, run.steps))

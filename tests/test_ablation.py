@@ -142,3 +142,11 @@ def test_the_budget_report_picks_the_best_flat_candidate_on_validation(monkeypat
     longest = choose_budget("ceiling", "fashion_mnist", fake_stored,
                             lambda r: converged(History.from_dict(r["history"])), "cpu")
     assert longest == BUDGET_CANDIDATES["ceiling"]["fashion_mnist"][1]  # 7,000 steps at batch 256
+
+
+def test_a_run_too_short_to_judge_is_reported_as_not_flat_instead_of_failing(monkeypatch):
+    def fake_stored(run, store=None, dataset=None):  # one evaluation: the smoke profile's runs
+        return {"seed": run.seed, "test_acc": 0.9, "history": _history([0.9]).to_dict()}
+    monkeypatch.setattr(experiments, "stored", fake_stored)
+    lines = ablation.ablation(5, "smoke")
+    assert lines is not None and not any(line.flat for line in lines)

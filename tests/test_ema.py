@@ -68,3 +68,33 @@ def test_state_round_trip():
 def test_decay_outside_zero_one_is_refused(decay):
     with pytest.raises(ValueError, match=r"decay must be in \[0, 1\)"):
         EMA(TwoParameters(), decay)
+
+
+def test_without_the_warm_up_the_weight_is_the_constant_decay_from_the_first_step():
+    import torch.nn as nn
+
+    from ssl_teach.ema import EMA
+    model = nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    ema = EMA(model, decay=0.9, warmup=False)
+    assert ema.current_decay() == 0.9  # the official code's momentum, not min(1 - 1/(t+1), a) = 0
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema.update(model)
+    assert ema.model.weight.item() == pytest.approx(0.1)  # 0.9 * 0 + 0.1 * 1: the start still weighs 0.9
+    warm = EMA(nn.Linear(1, 1, bias=False), decay=0.9)
+    assert warm.current_decay() == 0.0  # the warm-up's first step copies the live weights
+
+
+def test_the_constant_ema_simmatch_variant_differs_only_in_its_ema():
+    from conftest import synthetic_dataset
+
+    from ssl_teach.methods import SimMatch, SimMatchConstantEMA
+    from ssl_teach.protocol import Run, build, protocol_data
+    data = protocol_data(synthetic_dataset(n_per_class=60), 2, 0, "smoke", device="cpu")
+    method = build(Run("simmatch_constant_ema", "mnist", 2, profile="smoke"), data)
+    assert type(method) is SimMatchConstantEMA and isinstance(method, SimMatch)
+    assert not method.ema.warmup and build(Run("simmatch", "mnist", 2, profile="smoke"), data).ema.warmup
+    assert Run("simmatch_constant_ema", "mnist").config()["hyperparameters"] == \
+        Run("simmatch", "mnist").config()["hyperparameters"]

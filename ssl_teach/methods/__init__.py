@@ -6,8 +6,8 @@ from ssl_teach.methods.mean_teacher import MeanTeacher
 from ssl_teach.methods.mixmatch import MixMatch, MixMatchWithoutMixUp
 from ssl_teach.methods.pi_model import PiModel, TemporalEnsembling
 from ssl_teach.methods.pseudo_label import PseudoLabel
-from ssl_teach.methods.simmatch import SimMatch
+from ssl_teach.methods.simmatch import SimMatch, SimMatchConstantEMA
 from ssl_teach.methods.supervised import Supervised, SupervisedPoolStatistics
 
 __all__ = ["Batch", "FixMatch", "MeanTeacher", "Method", "MixMatch", "MixMatchWithoutMixUp", "PiModel", "PseudoLabel",
-           "SimMatch", "Supervised", "SupervisedPoolStatistics", "TemporalEnsembling"]
+           "SimMatch", "SimMatchConstantEMA", "Supervised", "SupervisedPoolStatistics", "TemporalEnsembling"]

@@ -55,10 +55,12 @@ class Method:
     uses_unlabeled = True
     #: whether evaluation recomputes BatchNorm statistics on the unlabeled pool (else the labeled images)
     statistics_from_unlabeled = True
+    #: whether the EMA's weight follows the warm-up min(1 - 1/(t + 1), decay) (``ssl_teach.ema``)
+    ema_warmup = True
 
     def __init__(self, model: nn.Module, ema_decay: float | None = None) -> None:
         self.model = model
-        self.ema = EMA(model, ema_decay) if ema_decay is not None else None
+        self.ema = EMA(model, ema_decay, warmup=self.ema_warmup) if ema_decay is not None else None
 
     def loss(self, batch: Batch, step: int) -> tuple[Tensor, dict[str, float]]:
         """The loss to minimise at ``step`` and the numbers to log."""

@@ -331,3 +331,12 @@ class SimMatch(Method):
         self.bank.load_state_dict(state["bank"])
         if self.da is not None:
             self.da.load_state_dict(state["da"])
+
+
+class SimMatchConstantEMA(SimMatch):
+    """SimMatch whose teacher is the official code's EMA: the constant momentum ``ema_decay`` from
+    the first step, without :mod:`ssl_teach.ema`'s warm-up (chapter 6 measures the difference)."""
+
+    name = "simmatch_constant_ema"
+    ema_warmup = False
+
