@@ -133,15 +133,16 @@ def test_the_budget_report_picks_the_best_flat_candidate_on_validation(monkeypat
     def fake_stored(run, store=None, dataset=None):
         steps = run.steps
         val = [0.90] * 7 + [0.90 + 0.001 * steps / 1000]  # flat; longer runs score a little higher
-        if steps == 7000 and run.fit_options.get("batch_size") == 64:
+        if run.n_per_class is None and steps == 6000:  # the MNIST ceiling's longer candidate
             val = [0.5, 0.6, 0.7, 0.8, 0.85, 0.88, 0.91, 0.95]  # higher, but still rising: never chosen
         return {"seed": run.seed, "val_acc": val[-1], "test_acc": 0.5, "history": _history(val).to_dict()}
     monkeypatch.setattr(experiments, "stored", fake_stored)
     report = ablation.budget_report("cpu")
     assert report.count("chosen on validation") == 4 and "(not flat)" in report
-    longest = choose_budget("ceiling", "fashion_mnist", fake_stored,
-                            lambda r: converged(History.from_dict(r["history"])), "cpu")
-    assert longest == BUDGET_CANDIDATES["ceiling"]["fashion_mnist"][1]  # 7,000 steps at batch 256
+    flat = lambda r: converged(History.from_dict(r["history"]))  # noqa: E731
+    longest = choose_budget("ceiling", "fashion_mnist", fake_stored, flat, "cpu")
+    assert longest == BUDGET_CANDIDATES["ceiling"]["fashion_mnist"][1]  # 5,000 steps: flat and higher
+    assert choose_budget("ceiling", "mnist", fake_stored, flat, "cpu") == BUDGET_CANDIDATES["ceiling"]["mnist"][0]
 
 
 def test_a_run_too_short_to_judge_is_reported_as_not_flat_instead_of_failing(monkeypatch):
