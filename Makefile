@@ -25,10 +25,11 @@ book: $(STAMP)
 	$(BIN)/python book/ensure_data.py --optional
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-## make test: lint, unit tests, every chapter end to end in the smoke profile (nbval), then the
+## make test: lint, the pages' glue and cell-length check (book/check_pages.py), unit tests, every chapter end to end in the smoke profile (nbval), then the
 ## Colab rehearsal (a clean venv outside the checkout, the package from a git URL, chapter 3)
 test: $(STAMP) data
 	$(BIN)/ruff check .
+	$(BIN)/python book/check_pages.py
 	$(BIN)/python assignments/build.py --check
 	$(BIN)/python -m pytest tests
 	SSL_TEACH_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
