@@ -16,7 +16,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ssl_teach.book_runs import ABLATION_BUDGET, ABLATION_DATASET, ABLATIONS, credit_runs
+from ssl_teach.book_runs import ABLATION_BUDGET, ABLATION_DATASET, ABLATIONS, EXTRA_SEEDS, credit_runs
 from ssl_teach.config import get_profile
 from ssl_teach.headline import converged
 from ssl_teach.protocol import Run
@@ -96,14 +96,22 @@ def _line(label: str, records: list[dict], against: list[dict] | None) -> Line:
     return Line(label, accs, difference, all(_flat(r) for r in records))
 
 
+def ablation_seeds(chapter: int, profile: str = "book") -> tuple[int, ...]:
+    """The labeled sets chapter ``chapter``'s ablation is paired over: the profile's seeds and, in
+    the book profile, :data:`~ssl_teach.book_runs.EXTRA_SEEDS` where three seeds left it open."""
+    seeds = tuple(get_profile(profile).seeds)
+    extra = EXTRA_SEEDS.get(chapter, ()) if profile == "book" else ()
+    return seeds + tuple(s for s in extra if s not in seeds)
+
+
 def ablation(chapter: int, profile: str = "book") -> list[Line] | None:
     """Chapter ``chapter``'s full method, then each of its ablations (:data:`ABLATIONS`) against
-    it, paired by seed, at :data:`ABLATION_BUDGET` labels per class on :data:`ABLATION_DATASET`;
-    ``None`` when the store lacks a run (``make experiments`` trains them)."""
+    it, paired by seed (:func:`ablation_seeds`), at :data:`ABLATION_BUDGET` labels per class on
+    :data:`ABLATION_DATASET`; ``None`` when the store lacks a run (``make experiments`` trains them)."""
     if chapter not in ABLATIONS:
         raise ValueError(f"chapter must be one of {sorted(ABLATIONS)}, got {chapter!r}")
     full, variants = ABLATIONS[chapter]
-    seeds = get_profile(profile).seeds
+    seeds = ablation_seeds(chapter, profile)
     groups = [[Run(m, ABLATION_DATASET, ABLATION_BUDGET, s, profile, dict(options)) for s in seeds]
               for m, options in ((full, {}), *variants)]
     records = [_records(runs) for runs in groups]

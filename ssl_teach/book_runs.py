@@ -135,6 +135,11 @@ def credit_runs(dataset: str, n_per_class: int, profile: str = "book") -> list[R
                    for s in seeds]
 
 
+#: Labeled sets beyond the profile's seeds for the ablations whose verdict three seeds left open:
+#: chapter 5's weak/weak lost 8 points on one seed of three and tied on the others.
+EXTRA_SEEDS = {5: (3, 4)}
+
+
 def ablation_runs(profile: str = "book") -> list[Run]:
     """The isolating ablations of :data:`ABLATIONS` with their full methods and the credit
     references at :data:`ABLATION_BUDGET`, and the credit references at the chapters' budget,
@@ -152,6 +157,11 @@ def ablation_runs(profile: str = "book") -> list[Run]:
                  for m, options in ((full, {}), *variants) for s in seeds]
     # chapter 6: the teacher's EMA with the official constant momentum, without the book's warm-up
     runs += [Run("simmatch_constant_ema", ABLATION_DATASET, ABLATION_BUDGET, s, profile) for s in seeds]
+    for chapter, extra in EXTRA_SEEDS.items():  # more labeled sets where three seeds left it open
+        full, variants = ABLATIONS[chapter]
+        runs += [Run(m, ABLATION_DATASET, ABLATION_BUDGET, s, profile, dict(options))
+                 for m, options in ((full, {}), *variants) for s in extra
+                 if s not in seeds and profile == "book"]
     return runs
 
 

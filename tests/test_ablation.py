@@ -151,3 +151,14 @@ def test_a_run_too_short_to_judge_is_reported_as_not_flat_instead_of_failing(mon
     monkeypatch.setattr(experiments, "stored", fake_stored)
     lines = ablation.ablation(5, "smoke")
     assert lines is not None and not any(line.flat for line in lines)
+
+
+def test_the_open_ablations_take_more_labeled_sets_in_the_book_profile_only():
+    from ssl_teach.book_runs import EXTRA_SEEDS
+
+    assert ablation.ablation_seeds(5, "cpu") == tuple(experiments.get_profile("cpu").seeds)
+    assert ablation.ablation_seeds(5, "book") == (0, 1, 2, *EXTRA_SEEDS[5])
+    assert ablation.ablation_seeds(4, "book") == (0, 1, 2)
+    book = {(r.label, r.seed) for r in ablation_runs("book")}
+    assert {("fixmatch_weak_weak", s) for s in EXTRA_SEEDS[5]} <= book
+    assert not any(r.seed in EXTRA_SEEDS[5] for r in ablation_runs("cpu"))
