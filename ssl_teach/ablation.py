@@ -229,24 +229,31 @@ def budget_report(profile: str = "book") -> str:
     from ssl_teach.protocol import N_PER_CLASS, PROTOCOL_FIT
 
     seeds = [s for s in VALIDATION_SEEDS if s in get_profile(profile).seeds]
-    flat = _flat
+    records_of: dict[str, dict | None] = {}  # each record read from the store once
+
+    def read(run: Run) -> dict | None:
+        if repr(run) not in records_of:
+            records_of[repr(run)] = stored(run)
+        return records_of[repr(run)]
+
     rows = []
     for role, by_dataset in BUDGET_CANDIDATES.items():
         for dataset, candidates in by_dataset.items():
             n_per_class = N_PER_CLASS if role == "floor" else None
-            for fit in candidates:
-                records = [stored(Run("supervised", dataset, n_per_class, s, profile, fit_options=dict(fit)))
+            means = {}  # candidate index -> validation accuracies of its seeds
+            for i, fit in enumerate(candidates):
+                records = [read(Run("supervised", dataset, n_per_class, s, profile, fit_options=dict(fit)))
                            for s in seeds]
-                cells = ("  ".join(f"seed {r['seed']} {100 * r['val_acc']:5.1f} %{'' if flat(r) else ' (not flat)'}"
-                                   for r in records if r) if None not in records else "not in the store")
+                cells = "not in the store"
+                if None not in records:
+                    means[i] = [100 * r["val_acc"] for r in records]  # type: ignore[index]
+                    cells = "  ".join(f"seed {r['seed']} {100 * r['val_acc']:5.1f} %"  # type: ignore[index]
+                                      f"{'' if _flat(r) else ' (not flat)'}" for r in records)  # type: ignore[arg-type]
                 budget = ", ".join(f"{k} {v}" for k, v in fit.items() if k != "eval_every")
                 rows.append(f"{role:<8} {dataset:<14} {budget:<36} {cells}")
-            chosen = choose_budget(role, dataset, stored, flat, profile)
+            chosen = choose_budget(role, dataset, read, _flat, profile)
             protocol = PROTOCOL_FIT.get(profile, {}).get(role, {}).get(dataset)
             rows.append(f"{'':<24}-> chosen on validation: {chosen}; the protocol's: {protocol}")
-            means = {i: [100 * r["val_acc"] for r in recs] for i, fit in enumerate(candidates)
-                     if None not in (recs := [stored(Run("supervised", dataset, n_per_class, s, profile,
-                                                         fit_options=dict(fit))) for s in seeds])}
             best = max(means, key=lambda i: statistics.mean(means[i])) if means else None
             if chosen is not None and best is not None and dict(candidates[best]) != chosen:
                 mine = statistics.mean(means[[dict(c) for c in candidates].index(chosen)])
