@@ -12,6 +12,7 @@ the test set: flatness is judged on the validation split. Chapters 4 to 6 show t
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -145,16 +146,24 @@ def table(lines: Sequence[Line], against: str = "the first row") -> str:
     return "\n".join([head, *(line.row(width) for line in lines)])
 
 
+def difference_numbers(difference: PairedDifference | None) -> dict[str, float | str]:
+    """What a page quotes of a paired difference: ``diff`` (its mean), ``low``, ``high``, ``p`` and
+    the tie rule's ``verdict`` (:func:`verdict`); NaN and ``"not in the store"`` for ``None``."""
+    if difference is None:
+        return {"diff": math.nan, "low": math.nan, "high": math.nan, "p": math.nan, "verdict": "not in the store"}
+    d = difference
+    return {"diff": d.mean, "low": d.low, "high": d.high, "p": d.p, "verdict": verdict(d)}
+
+
 def numbers(lines: Sequence[Line]) -> dict[str, float | str]:
-    """What a page quotes of the rows, by position: ``<i>_mean``, ``<i>_std``, ``<i>_diff``,
-    ``<i>_low``, ``<i>_high``, ``<i>_p``, ``<i>_verdict`` (row 0 has no difference)."""
+    """What a page quotes of the rows, by position: ``<i>_mean``, ``<i>_std`` and, for every row
+    but the first, ``<i>_diff``, ``<i>_low``, ``<i>_high``, ``<i>_p``, ``<i>_verdict``
+    (:func:`difference_numbers`)."""
     out: dict[str, float | str] = {}
     for i, line in enumerate(lines):
         out |= {f"{i}_mean": line.mean, f"{i}_std": line.std}
         if line.difference is not None:
-            d = line.difference
-            out |= {f"{i}_diff": d.mean, f"{i}_low": d.low, f"{i}_high": d.high, f"{i}_p": d.p,
-                    f"{i}_verdict": line.verdict}
+            out |= {f"{i}_{k}": v for k, v in difference_numbers(line.difference).items()}
     return out
 
 

@@ -162,3 +162,14 @@ def test_the_open_ablations_take_more_labeled_sets_in_the_book_profile_only():
     book = {(r.label, r.seed) for r in ablation_runs("book")}
     assert {("fixmatch_weak_weak", s) for s in EXTRA_SEEDS[5]} <= book
     assert not any(r.seed in EXTRA_SEEDS[5] for r in ablation_runs("cpu"))
+
+
+def test_a_missing_difference_is_quoted_as_missing_and_a_clear_one_with_its_verdict():
+    import math
+
+    from ssl_teach.uncertainty import paired_difference
+
+    missing = ablation.difference_numbers(None)
+    assert math.isnan(missing["diff"]) and missing["verdict"] == "not in the store"
+    clear = ablation.difference_numbers(paired_difference([91.0, 92.0, 93.5], [90.0, 90.5, 91.5]))
+    assert clear["diff"] == pytest.approx(1.5) and clear["verdict"] == "ahead" and clear["low"] < 1.5 < clear["high"]
