@@ -93,6 +93,25 @@ class Headline:
         per-seed accuracies (paired with :attr:`accs` seed by seed; default :attr:`ceiling_accs`)."""
         return gap_share(self.accs, self.floor_accs, self.ceiling_accs if ceiling_accs is None else ceiling_accs)
 
+    def share_bounds(self) -> tuple[float, float]:
+        """The low and high ends of :meth:`share_interval`, NaN where there is no interval: one
+        seed, no ceiling paired by seed, or a ceiling not above the floor (a smoke run)."""
+        try:
+            share = self.share_interval()
+        except ValueError:
+            return math.nan, math.nan
+        return share.low, share.high
+
+    @property
+    def share_low(self) -> float:
+        """The low end of the share's bootstrap interval (:meth:`share_bounds`)."""
+        return self.share_bounds()[0]
+
+    @property
+    def share_high(self) -> float:
+        """The high end of the share's bootstrap interval (:meth:`share_bounds`)."""
+        return self.share_bounds()[1]
+
     def __str__(self) -> str:
         verdict = "a tie with the floor" if self.tie else ("above" if self.gain > 0 else "below") + " the floor"
         d = self.difference

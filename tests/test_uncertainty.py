@@ -53,3 +53,16 @@ def test_the_share_of_the_gap_and_its_bootstrap_over_seeds():
     assert gap_share(method, floor, ceiling) == share  # seeded: the same interval every time
     with pytest.raises(ValueError, match="the ceiling .* must be above the floor"):
         gap_share([1.0], [2.0], [1.5])
+
+
+def test_a_headline_quotes_its_share_with_the_bootstrap_interval_and_nan_where_it_has_none():
+    import math
+
+    from ssl_teach.headline import Headline
+
+    h = Headline([97.0, 98.0, 97.5], [90.0, 91.0, 92.0], 99.0, ceiling_accs=[98.5, 99.5, 99.0])
+    interval = h.share_interval()
+    assert h.share_low <= h.share <= h.share_high and (h.share_low, h.share_high) == (interval.low, interval.high)
+    one_seed = Headline([97.0], [90.0], 99.0, ceiling_accs=[99.0])
+    below = Headline([50.0, 51.0], [60.0, 61.0], 55.0, ceiling_accs=[55.0, 55.0])  # a smoke run's ceiling
+    assert all(math.isnan(v) for v in (*one_seed.share_bounds(), *below.share_bounds()))
