@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ssl_teach import pretraining
 from ssl_teach.book_runs import (
     ABLATION_BUDGET,
     ABLATION_DATASET,
@@ -111,6 +112,7 @@ def result(run: Run, store: Store | None = None, force: bool = False, progress: 
     dataset = dataset or _dataset(run.data)
     data = protocol_data(dataset, run.n_per_class, run.seed, run.profile, unlabeled_fraction=run.unlabeled_fraction)
     method = build(run, data)
+    pretraining.prepare(run, method, store, dataset, progress)  # SelfMatch: its pre-trained encoder
     labels = "all" if run.n_per_class is None else run.n_per_class
     # a method with an EMA model is evaluated with it; its raw weights are recorded too (raw_acc)
     raw = {"raw": lambda: method.model} if method.ema is not None else None
@@ -119,6 +121,7 @@ def result(run: Run, store: Store | None = None, force: bool = False, progress: 
                   desc=f"{run.method} {run.dataset} {labels}/class seed {run.seed}", **config["fit_options"])
     record = store.save(config, history.to_dict(), time.perf_counter() - start, label=run.label,
                         data_source=dataset.source)
+    pretraining.keep(method, store, config, record)  # SimCLR: its encoder beside its record
     record["from_store"] = False
     USED.append(record)
     return record
