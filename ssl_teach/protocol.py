@@ -29,7 +29,17 @@ import torch
 
 from ssl_teach.augment import Augmentation, for_dataset
 from ssl_teach.config import Profile, get_profile, set_seed
-from ssl_teach.data import DATASETS, Dataset, SSLData, data_id, dataset_id, make_ssl_data
+from ssl_teach.data import (
+    DATASETS,
+    SERIES,
+    SERIES_DATASETS,
+    Dataset,
+    SSLData,
+    data_id,
+    dataset_id,
+    make_ssl_data,
+    num_classes_of,
+)
 from ssl_teach.methods import (
     FixMatch,
     MeanTeacher,
@@ -44,6 +54,7 @@ from ssl_teach.methods import (
     SupervisedPoolStatistics,
 )
 from ssl_teach.models import ClassifierWithProjection, build_model
+from ssl_teach.series_augment import STRONG_KINDS, for_series
 
 SEEDS = (0, 1, 2)
 #: Labeled images per class in every chapter's headline.
@@ -74,11 +85,23 @@ PROTOCOL_FIT: dict[str, dict[str, dict[str, dict]]] = {
 }
 
 
+#: The budget of every run on a series dataset (floor, ceiling and methods alike), per profile:
+#: the series are tiny and their pools small (a few hundred series), so a FixMatch run of 1,000
+#: steps sees each unlabeled series about 800 times.
+SERIES_FIT: dict[str, dict] = {
+    "book": {"steps": 1000, "eval_every": 100},
+    "smoke": {"steps": 30, "eval_every": 15},
+    "scale_up": {"steps": 1000, "eval_every": 100},
+}
+
+
 def protocol_fit(method: str, dataset: str, n_per_class: int | None, profile: str) -> dict:
     """The ``fit`` options the protocol gives a run: the floor's or the ceiling's budget for
     ``supervised`` (and ``supervised_strong``), nothing beyond the profile's for every other
     method: each sees the same images, ``steps`` x (``batch_size`` labeled + ``mu`` x
-    ``batch_size`` unlabeled)."""
+    ``batch_size`` unlabeled). Every run on a series dataset gets :data:`SERIES_FIT`."""
+    if dataset in SERIES:
+        return dict(SERIES_FIT.get(profile, {}))
     if method not in SUPERVISED:
         return {}
     role = "ceiling" if n_per_class is None else "floor"
@@ -166,6 +189,9 @@ class Run:
         fit_options: ``fit`` arguments that differ from the profile's (``steps``, ``lr``, ...).
         unlabeled_fraction: the share of the unlabeled pool the run may use (1: all of it; the
             label-budget chapter's pool study uses 0.1 and 0.3; :func:`protocol_data`).
+        strong: for a series dataset only, the strong view to use instead of the protocol's
+            (one of :data:`~ssl_teach.series_augment.STRONG_KINDS`; ``None``: the protocol's). A
+            series run's configuration always names both its views (:func:`views`).
     """
 
     method: str
@@ -176,6 +202,7 @@ class Run:
     options: dict = field(default_factory=dict, hash=False)
     fit_options: dict = field(default_factory=dict, hash=False)
     unlabeled_fraction: float = 1.0
+    strong: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
@@ -183,8 +210,11 @@ class Run:
         if self.n_per_class is not None and (not isinstance(self.n_per_class, int) or self.n_per_class < 1):
             raise ValueError(f"n_per_class must be None (all labels) or an int >= 1, got {self.n_per_class!r}")
         object.__setattr__(self, "profile", get_profile(self.profile).name)  # a clear error, or the current name
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        if self.dataset not in DATASETS and self.dataset not in SERIES:
+            raise ValueError(f"dataset must be one of {', '.join(DATASETS + SERIES_DATASETS)}, got {self.dataset!r}")
+        if self.strong is not None and (self.dataset not in SERIES or self.strong not in STRONG_KINDS):
+            raise ValueError(f"strong must be None, or for a series dataset ({', '.join(SERIES_DATASETS)}) one of "
+                             f"{', '.join(STRONG_KINDS)}; got strong={self.strong!r} for {self.dataset!r}")
         fraction = self.unlabeled_fraction
         if not isinstance(fraction, int | float) or isinstance(fraction, bool) or not 0 < fraction <= 1:
             raise ValueError(f"unlabeled_fraction must be a number in (0, 1], got {fraction!r}")
@@ -208,6 +238,8 @@ class Run:
                  **{k: v for k, v in self.fit_options.items() if fit_defaults.get(k) != v}}
         if self.unlabeled_fraction != 1:
             extra["unlabeled"] = self.unlabeled_fraction
+        if self.strong is not None:
+            extra["strong"] = self.strong
         return self.method + ("[" + ",".join(f"{k}={v}" for k, v in sorted(extra.items())) + "]" if extra else "")
 
     def _fit_defaults(self) -> dict:
@@ -228,11 +260,14 @@ class Run:
         del config["options"]  # in "hyperparameters": a default passed as an option is the same run
         if self.unlabeled_fraction == 1:
             del config["unlabeled_fraction"]  # the whole pool: the same run as before the option existed
+        del config["strong"]  # an image run's key stays what it was; a series run names its views
+        if self.data in SERIES:
+            config["views"] = [repr(view) for view in views(self)]
         return config
 
     @property
     def val_per_class(self) -> int:
-        return val_per_class(self.n_per_class)
+        return val_per_class(self.n_per_class, self.data)
 
     @property
     def steps(self) -> int:
@@ -240,9 +275,13 @@ class Run:
         return self.fit_options.get("steps", self._fit_defaults()["steps"])
 
 
-def val_per_class(n_per_class: int | None) -> int:
+def val_per_class(n_per_class: int | None, dataset: str | None = None) -> int:
     """The validation images per class set aside: :data:`VAL_PER_CLASS` at every label budget,
-    the ceiling's included, so that its budget too is chosen on validation."""
+    the ceiling's included, so that its budget too is chosen on validation; a series dataset's
+    own :attr:`~ssl_teach.data.SeriesInfo.val_per_class` (JapaneseVowels has 54 series in its
+    smallest class)."""
+    if dataset in SERIES:
+        return SERIES[dataset].val_per_class
     return VAL_PER_CLASS
 
 
@@ -264,7 +303,7 @@ def protocol_data(dataset: Dataset, n_per_class: int | None, seed: int, profile:
     of it: a random subset fixed by ``seed``, nested, so 10 % is inside 30 %); ``n_per_class=None``
     (the ceiling) labels every training image outside the validation split."""
     profile = profile if isinstance(profile, Profile) else get_profile(profile)
-    return make_ssl_data(dataset, n_per_class, n_val_per_class=val_per_class(n_per_class), seed=seed,
+    return make_ssl_data(dataset, n_per_class, n_val_per_class=val_per_class(n_per_class, dataset.name), seed=seed,
                          max_test=profile.max_test, device=device, unlabeled_fraction=unlabeled_fraction)
 
 
@@ -304,7 +343,7 @@ def check_hyperparameters(run: Run) -> None:
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=devices):  # building seeds the generators: restore them
         try:
-            build(run, _Split(run.n_per_class))  # type: ignore[arg-type]
+            build(run, _Split(run.n_per_class, num_classes_of(run.data)))  # type: ignore[arg-type]
         except ValueError as error:
             raise ValueError(f"Run({run.method!r}, options={run.options!r}): {error}") from None
         finally:
@@ -312,11 +351,20 @@ def check_hyperparameters(run: Run) -> None:
             np.random.set_state(states[1])
 
 
+def views(run: Run) -> tuple[Augmentation, Augmentation]:
+    """The (weak, strong) augmentations of ``run``: :func:`~ssl_teach.augment.for_dataset` of an
+    image dataset, :func:`~ssl_teach.series_augment.for_series` of a series dataset (with the
+    run's ``strong`` view where it names one)."""
+    if run.data in SERIES:
+        return for_series(run.data, run.strong)
+    return for_dataset(run.data)
+
+
 def build(run: Run, data: SSLData, weak: Augmentation | None = None, strong: Augmentation | None = None) -> Method:
     """The method of ``run`` with a fresh model of its dataset and profile; SimMatch gets the
     projection head and its memory bank's labeled images from ``data``."""
     if weak is None or strong is None:
-        weak, strong = for_dataset(run.data)
+        weak, strong = views(run)
     set_seed(run.seed)
     cls = METHODS[run.method]
     parameters = inspect.signature(cls).parameters
