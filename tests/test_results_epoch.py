@@ -25,7 +25,9 @@ FINGERPRINT = Path(__file__).with_name("results_epoch.json")
 SHORT = {"steps": 5, "eval_every": 5, "batch_size": 8}
 #: thresholds of 0 so that the unlabeled terms are not all zero after 5 steps from scratch
 OPTIONS = {"fixmatch": {"threshold": 0.0}, "fixmatch_weak_weak": {"threshold": 0.0}, "pseudo_label": {"threshold": 0.0},
-           "simmatch": {"threshold": 0.0, "start_step": 0}}
+           "simmatch": {"threshold": 0.0, "start_step": 0},
+           # SelfMatch from a 5-step SimCLR run (its pre-training run is trained first, in the same store)
+           "selfmatch": {"threshold": 0.0, "pretrain_steps": 5}}
 
 
 def fingerprint(root: Path) -> dict:
