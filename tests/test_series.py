@@ -319,3 +319,17 @@ def test_a_series_run_goes_through_the_store(tmp_path):
     record = result(run, store=Store(tmp_path), progress=False)
     assert record["config"]["data"] == D.data_id("japanese_vowels") and record["config"]["val_per_class"] == 10
     assert Path(Store(tmp_path).path(run.config())).is_file() and 0 <= record["test_acc"] <= 1
+
+
+def test_the_chapters_runs_put_the_headline_first_and_repeat_none():
+    from ssl_teach.series_runs import BUDGETS, HEADLINE_BUDGET, series_runs
+
+    runs = series_runs("book", other="mixmatch")
+    assert len(runs) == len(set(runs))
+    first = runs[:9]  # the floor, FixMatch and the ceiling of ItalyPowerDemand, seeds 0-2
+    assert [r.method for r in first] == ["supervised"] * 3 + ["fixmatch"] * 3 + ["supervised"] * 3
+    assert [r.n_per_class for r in first] == [HEADLINE_BUDGET] * 6 + [None] * 3
+    strong = {r.strong for r in runs if r.strong is not None}
+    assert strong == {"permutation", "window_slice"}  # the ablation: every view but the protocol's
+    assert {r.n_per_class for r in runs if r.method == "mean_teacher"} == set(BUDGETS)
+    assert {r.dataset for r in runs} == {"italy_power_demand", "japanese_vowels"}
