@@ -107,19 +107,20 @@ def ablation_seeds(chapter: int, profile: str = "book") -> tuple[int, ...]:
 
 def ablation(chapter: int, profile: str = "book") -> list[Line] | None:
     """Chapter ``chapter``'s full method, then each of its ablations (:data:`ABLATIONS`) against
-    it, paired by seed (:func:`ablation_seeds`), at :data:`ABLATION_BUDGET` labels per class on
+    it, paired by seed (:func:`ablation_seeds`, or the profile's seeds while the extra labeled
+    sets are not all stored), at :data:`ABLATION_BUDGET` labels per class on
     :data:`ABLATION_DATASET`; ``None`` when the store lacks a run (``make experiments`` trains them)."""
     if chapter not in ABLATIONS:
         raise ValueError(f"chapter must be one of {sorted(ABLATIONS)}, got {chapter!r}")
     full, variants = ABLATIONS[chapter]
-    seeds = ablation_seeds(chapter, profile)
-    groups = [[Run(m, ABLATION_DATASET, ABLATION_BUDGET, s, profile, dict(options)) for s in seeds]
-              for m, options in ((full, {}), *variants)]
-    records = [_records(runs) for runs in groups]
-    if any(r is None for r in records):
-        return None
-    return [_line(runs[0].label, recs, None if i == 0 else records[0])  # type: ignore[arg-type]
-            for i, (runs, recs) in enumerate(zip(groups, records))]
+    for seeds in dict.fromkeys((ablation_seeds(chapter, profile), tuple(get_profile(profile).seeds))):
+        groups = [[Run(m, ABLATION_DATASET, ABLATION_BUDGET, s, profile, dict(options)) for s in seeds]
+                  for m, options in ((full, {}), *variants)]
+        records = [_records(runs) for runs in groups]
+        if all(r is not None for r in records):
+            return [_line(runs[0].label, recs, None if i == 0 else records[0])  # type: ignore[arg-type]
+                    for i, (runs, recs) in enumerate(zip(groups, records))]
+    return None
 
 
 def credit_split(method: str, dataset: str, n_per_class: int, profile: str = "book") -> list[Line] | None:

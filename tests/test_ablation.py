@@ -41,7 +41,7 @@ def _fake_store(monkeypatch, accs):
     """``stored`` answers a record with ``accs[label][seed]`` and a flat validation curve."""
     def fake_stored(run, store=None, dataset=None):
         acc = accs.get(run.label)
-        if acc is None:
+        if acc is None or run.seed >= len(acc):
             return None
         history = _history([0.9] * 8, test=[acc[run.seed]] * 8).to_dict()
         return {"seed": run.seed, "test_acc": acc[run.seed], "history": history}
@@ -173,3 +173,12 @@ def test_a_missing_difference_is_quoted_as_missing_and_a_clear_one_with_its_verd
     assert math.isnan(missing["diff"]) and missing["verdict"] == "not in the store"
     clear = ablation.difference_numbers(paired_difference([91.0, 92.0, 93.5], [90.0, 90.5, 91.5]))
     assert clear["diff"] == pytest.approx(1.5) and clear["verdict"] == "ahead" and clear["low"] < 1.5 < clear["high"]
+
+
+def test_the_extra_labeled_sets_are_paired_once_all_are_stored_and_the_protocols_three_until_then(monkeypatch):
+    _fake_store(monkeypatch, {"fixmatch": [0.97, 0.96, 0.98, 0.97], "fixmatch_weak_weak": [0.90, 0.92, 0.91, 0.93]})
+    assert [len(line.accs) for line in ablation.ablation(5, "book")] == [3, 3]  # seed 4 missing
+    _fake_store(monkeypatch, {"fixmatch": [0.97, 0.96, 0.98, 0.97, 0.95],
+                              "fixmatch_weak_weak": [0.90, 0.92, 0.91, 0.93, 0.94]})
+    full, weak_weak = ablation.ablation(5, "book")
+    assert len(weak_weak.accs) == 5 and weak_weak.difference.mean == pytest.approx((-7 - 4 - 7 - 4 - 1) / 5)
