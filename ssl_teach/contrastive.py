@@ -55,10 +55,10 @@ from ssl_teach.checks import check_int, check_matrix, check_number, check_temper
 
 
 def _check_images(x: object) -> Tensor:
-    if not isinstance(x, Tensor) or x.dim() != 4 or not x.dtype.is_floating_point:
+    if not isinstance(x, Tensor) or x.dim() not in (3, 4) or not x.dtype.is_floating_point:
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"the contrastive views take a float image batch [B, C, H, W] in [0, 1], got {shape}"
-                         + (f" of dtype {x.dtype}" if isinstance(x, Tensor) else ""))
+        raise ValueError(f"the contrastive views take a float image batch [B, C, H, W] in [0, 1] (or a batch of "
+                         f"series [B, C, T]), got {shape}" + (f" of dtype {x.dtype}" if isinstance(x, Tensor) else ""))
     return x
 
 
@@ -93,11 +93,17 @@ def crop_boxes(n: int, min_scale: float = 0.3, max_scale: float = 1.0, ratio: tu
 
 def resized_crops(x: Tensor, boxes: Tensor, flip: Tensor | None = None) -> Tensor:
     """Crop box ``boxes[b]`` out of image ``x[b]`` and resize it to the full image, for the whole
-    batch in one ``affine_grid`` + bilinear ``grid_sample``; ``flip[b]`` (bool) mirrors it."""
+    batch in one ``affine_grid`` + bilinear ``grid_sample``; ``flip[b]`` (bool) mirrors it. A batch
+    of series ``[B, C, T]`` is cropped along time only (window slicing): its boxes' ``cy`` and
+    ``h`` are ignored."""
     _check_images(x)
     if not isinstance(boxes, Tensor) or boxes.shape != (len(x), 4):
         raise ValueError(f"boxes must be a tensor [B, 4] = [{len(x)}, 4] (cx, cy, w, h), got "
                          f"{tuple(boxes.shape) if isinstance(boxes, Tensor) else boxes!r}")
+    if x.dim() == 3:  # a series is an image of height 1
+        boxes = boxes.clone()
+        boxes[:, 1], boxes[:, 3] = 0.0, 1.0  # the whole height
+        return resized_crops(x.unsqueeze(2), boxes, flip).squeeze(2)
     boxes = boxes.to(device=x.device, dtype=x.dtype)
     theta = torch.zeros(len(x), 2, 3, device=x.device, dtype=x.dtype)
     theta[:, 0, 0] = boxes[:, 2]  # output x in [-1, 1] reads input x in cx +- w
@@ -125,7 +131,12 @@ class ContrastiveAugment:
 
     def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         _check_images(x)
-        boxes = crop_boxes(len(x), self.min_scale, generator=generator)
+        if x.dim() == 3:  # series: a window of min_scale to all of the length, resized (window slicing)
+            u = torch.rand(2, len(x), generator=generator)
+            width = self.min_scale + (1 - self.min_scale) * u[0]
+            boxes = torch.stack([(2 * u[1] - 1) * (1 - width), torch.zeros(len(x)), width, torch.ones(len(x))], 1)
+        else:
+            boxes = crop_boxes(len(x), self.min_scale, generator=generator)
         flip = torch.rand(len(x), generator=generator) < 0.5 if self.hflip else None
         return resized_crops(x, boxes, flip)
 

@@ -174,6 +174,18 @@ def test_every_image_gets_its_own_view_and_a_generator_repeats_them():
     assert torch.equal(views, again)
 
 
+def test_a_series_is_cropped_along_time_only_window_slicing():
+    t = torch.linspace(0, 1, 40)
+    x = t.expand(3, 2, 40).contiguous()  # a ramp from 0 to 1 in each channel
+    second_half = torch.tensor([[0.5, 0.7, 0.5, 0.2]] * 3)  # cy and h are ignored for series
+    out = resized_crops(x, second_half)
+    assert out.shape == (3, 2, 40)
+    assert out[..., 0].min() >= 0.48 and torch.allclose(out[..., -1], torch.ones(3, 2), atol=0.02)
+    assert (out.diff(dim=-1) > 0).all()  # still a ramp, stretched over the whole length
+    views = ContrastiveAugment(min_scale=0.5)(x, generator=torch.Generator().manual_seed(0))
+    assert views.shape == x.shape and not torch.allclose(views[0], views[1])
+
+
 @pytest.mark.parametrize("min_scale", [0, -0.1, 1.5, "0.3", None])
 def test_bad_min_scale_raises(min_scale):
     with pytest.raises(ValueError, match="min_scale"):
@@ -184,7 +196,7 @@ def test_bad_views_input_raises():
     with pytest.raises(ValueError, match="hflip must be True or False"):
         ContrastiveAugment(hflip="yes")
     with pytest.raises(ValueError, match=r"float image batch \[B, C, H, W\]"):
-        ContrastiveAugment()(torch.zeros(2, 28, 28, dtype=torch.uint8))
+        ContrastiveAugment()(torch.zeros(2, 1, 28, 28, dtype=torch.uint8))
     with pytest.raises(ValueError, match=r"boxes must be a tensor \[B, 4\]"):
         resized_crops(torch.rand(2, 1, 8, 8), torch.zeros(3, 4))
 
