@@ -4,7 +4,7 @@ A SelfMatch run (:class:`~ssl_teach.methods.selfmatch.SelfMatch`) names its pre-
 through its ``pretrain_*`` hyper-parameters, which are part of its configuration and so of its
 store key. :func:`pretraining_run` turns them into that run: ``Run("simclr", dataset,
 PRETRAIN_N_PER_CLASS, seed, profile, options=<the SimCLR settings>, fit_options={"steps":
-pretrain_steps})``, keyed by the store like every other run (its record holds the pre-training
+pretrain_steps, "lr": pretrain_lr})``, keyed by the store like every other run (its record holds the pre-training
 curves: the contrastive loss and the nearest-class-mean accuracy of the frozen features). Its
 encoder is stored beside its record, ``<record name>.encoder.pth`` (:func:`encoder_path`,
 read with ``weights_only=True``), so a reader can skip pre-training.
@@ -50,13 +50,16 @@ _SIMCLR_OPTIONS = {"pretrain_temperature": "temperature", "pretrain_projection_d
 
 def pretraining_run(run: Run) -> Run:
     """The SimCLR run whose encoder the SelfMatch ``run`` starts from: same dataset, seed,
-    profile and unlabeled pool; SimCLR settings and length from ``run``'s ``pretrain_*``."""
+    profile and unlabeled pool; SimCLR settings, length and learning rate from ``run``'s
+    ``pretrain_*``."""
     if not issubclass(METHODS.get(run.method, object), SelfMatch):
         raise ValueError(f"only a SelfMatch run has a pre-training run, got {run.method!r}")
     settings = hyperparameters(run.method, run.options, run.steps)
     return Run("simclr", run.dataset, PRETRAIN_N_PER_CLASS, run.seed, run.profile,
                options={option: settings[name] for name, option in _SIMCLR_OPTIONS.items()},
-               fit_options={"steps": settings["pretrain_steps"]}, unlabeled_fraction=run.unlabeled_fraction)
+               fit_options={"steps": settings["pretrain_steps"],
+                            **({"lr": settings["pretrain_lr"]} if settings["pretrain_lr"] is not None else {})},
+               unlabeled_fraction=run.unlabeled_fraction)
 
 
 def encoder_path(store: Store, config: dict, root: Path | None = None) -> Path:

@@ -173,6 +173,7 @@ def test_an_encoder_of_another_model_is_refused():
     ("pretrain_temperature", -1.0, "pretrain_temperature must be a finite number > 0"),
     ("pretrain_min_scale", 0.0, "pretrain_min_scale: min_scale"),
     ("pretrain_hflip", "no", "pretrain_hflip must be True or False"),
+    ("pretrain_lr", 0.0, "pretrain_lr must be a finite number > 0"),
 ])
 def test_selfmatch_bad_pretraining_settings_name_the_argument(option, value, message):
     with pytest.raises(ValueError, match=message):
@@ -188,7 +189,9 @@ def test_the_pretraining_run_is_named_by_the_selfmatch_run():
     pre = pretraining_run(run)
     assert (pre.method, pre.dataset, pre.n_per_class, pre.seed, pre.profile) == (
         "simclr", "mnist", PRETRAIN_N_PER_CLASS, 2, "book")
-    assert pre.steps == 300
+    assert pre.steps == 300 and pre.config()["fit_options"]["lr"] == 0.03  # the profile's
+    assert pretraining_run(Run("selfmatch", "mnist", 1, 2, "book", {**run.options, "pretrain_lr": 0.3})
+                           ).config()["fit_options"]["lr"] == 0.3
     assert pre.config()["hyperparameters"] == {"temperature": 0.2, "projection_dim": 32, "min_scale": 0.3,
                                                 "hflip": True}
     # one pre-training run serves every label budget; another setting is another run

@@ -25,7 +25,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ssl_teach.augment import Augmentation
-from ssl_teach.checks import check_int, check_temperature
+from ssl_teach.checks import check_int, check_positive, check_temperature
 from ssl_teach.contrastive import crop_boxes
 from ssl_teach.ema import EMA
 from ssl_teach.methods.base import Batch
@@ -41,6 +41,7 @@ class SelfMatch(FixMatch):
         pretrain_steps: steps of the SimCLR pre-training run whose encoder this run starts from.
         pretrain_temperature, pretrain_projection_dim, pretrain_min_scale, pretrain_hflip: that
             run's :class:`~ssl_teach.methods.simclr.SimCLR` settings.
+        pretrain_lr: that run's learning rate (``None``: the profile's, as for every run).
 
     Until :meth:`start_from` has loaded an encoder, the model is a random one and the first step
     warns: that is FixMatch, not SelfMatch. ``loss`` logs FixMatch's numbers plus ``pretrained``
@@ -63,6 +64,7 @@ class SelfMatch(FixMatch):
         pretrain_projection_dim: int = 32,
         pretrain_min_scale: float = 0.3,
         pretrain_hflip: bool = False,
+        pretrain_lr: float | None = None,
     ) -> None:
         super().__init__(model, weak, strong, threshold, lambda_u, mu, ema_decay)
         check_int("pretrain_steps", pretrain_steps, least=1)
@@ -74,10 +76,12 @@ class SelfMatch(FixMatch):
             raise ValueError(f"pretrain_min_scale: {error}") from None
         if not isinstance(pretrain_hflip, bool):
             raise ValueError(f"pretrain_hflip must be True or False, got {pretrain_hflip!r}")
+        if pretrain_lr is not None:
+            check_positive("pretrain_lr", pretrain_lr)
         #: the SimCLR settings of the pre-training run (``ssl_teach.pretraining.pretraining_run``)
         self.pretraining = {"steps": pretrain_steps, "temperature": float(pretrain_temperature),
                             "projection_dim": pretrain_projection_dim, "min_scale": float(pretrain_min_scale),
-                            "hflip": pretrain_hflip}
+                            "hflip": pretrain_hflip, "lr": pretrain_lr}
         #: where the loaded encoder came from (the pre-training run's record: key, steps, seconds)
         self.encoder_source: dict | None = None
 
