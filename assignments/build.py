@@ -16,11 +16,11 @@ writes
 * ``assignments/wrong_submissions/<trap>.ipynb``: the solution with one known wrong
   implementation (``assignments/wrong_submissions.py``).
 
-It also writes the capstone's accuracy bands into its master: from the results store
-(``ssl_teach/results/book/fashion_mnist``, 10 labels per class, averaged over seeds: the floor's
-``supervised`` records and FixMatch trained within the capstone's own budget,
-:data:`CAPSTONE_FIXMATCH`, so the bands compare like with like) when it holds both, else from
-``assignments/a5_capstone_bands.json``.
+It also writes the capstone's accuracy bands into its master, from
+``assignments/a5_capstone_bands.json``: figures of the capstone's own task (seed 0's split, its
+budget), the store's seed-0 records where it holds them and ``assignments/capstone_bands.py``'s
+measurements otherwise (:func:`bands`), and the points of every question into its prompt and the
+introduction's table (:func:`show_points`).
 
 Outputs are made byte-for-byte reproducible (cell ids numbered, zip entries dated 1980), so
 ``--check`` can compare them with the committed files; ``make test`` runs it.
@@ -32,6 +32,7 @@ import argparse
 import filecmp
 import io
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -45,8 +46,6 @@ ROOT = HERE.parent
 MASTERS = HERE / "masters"
 BANDS_FILE = HERE / "a5_capstone_bands.json"
 CAPSTONE = MASTERS / "a5_capstone.ipynb"
-#: the fractions of the floor-to-FixMatch gap that earn the capstone's points 1, 2, 3 and 4
-BAND_FRACTIONS = (0.0, 0.25, 0.5, 0.75)
 
 sys.path.insert(0, str(HERE))
 from wrong_submissions import WRONG_SUBMISSIONS  # noqa: E402
@@ -100,42 +99,173 @@ def student_setup(text: str, tests: dict[str, str]) -> str:
 
 # --------------------------------------------------------------------------- capstone bands
 
+#: the store's records of the capstone's own task: seed 0's split, 10 labels per class, 1,000 steps of
+#: 64 labeled (and 3 x 64 unlabeled) images, as ``Run(method, "fashion_mnist", 10, 0, ...)`` trains them
+CAPSTONE_RECORDS = {"floor": "supervised", "strong": "supervised_strong", "fixmatch": "fixmatch[steps=1000]"}
 
-#: The store's label of FixMatch trained within the capstone's budget (1,000 steps of 64 labeled and
-#: 3 x 64 unlabeled images: ``Run("fixmatch", "fashion_mnist", 10, s, fit_options={"steps": 1000})``).
-CAPSTONE_FIXMATCH = "fixmatch[steps=1000]"
 
-
-def bands() -> tuple[float, float, str]:
-    """(floor, fixmatch, where they come from) for the capstone."""
+def store_seed0(root: Path | None = None) -> dict[str, float]:
+    """The seed-0 test accuracies of :data:`CAPSTONE_RECORDS` in the results store (those it holds)."""
     sys.path.insert(0, str(ROOT))
     from ssl_teach.store import Store
 
-    records = [r for r in Store(ROOT / "ssl_teach" / "results").records()
-               if r.get("dataset") == "fashion_mnist" and r.get("profile") == "book" and r.get("n_per_class") == 10]
-    floor = [r["test_acc"] for r in records if r["method"] == "supervised"]
-    fixmatch = [r["test_acc"] for r in records if r["method"] == CAPSTONE_FIXMATCH]
-    if floor and fixmatch:
-        steps = "/".join(str(n) for n in sorted({r["steps"] for r in records if r["method"] == CAPSTONE_FIXMATCH}))
-        where = (f"the results store (`ssl_teach/results/book/fashion_mnist`: supervised, {len(floor)} seed(s), "
-                 f"and fixmatch, {len(fixmatch)} seed(s) of {steps} steps, 10 labels per class)")
-        return sum(floor) / len(floor), sum(fixmatch) / len(fixmatch), where
-    saved = json.loads(BANDS_FILE.read_text())
-    return saved["floor"], saved["fixmatch"], f"`assignments/{BANDS_FILE.name}` ({saved['source']})"
+    found = {}
+    for r in Store((root or ROOT) / "ssl_teach" / "results").records():
+        if (r.get("dataset"), r.get("profile"), r.get("n_per_class"), r.get("seed"), r.get("steps")) \
+                != ("fashion_mnist", "book", 10, 0, 1000):
+            continue
+        for name, label in CAPSTONE_RECORDS.items():
+            if r["method"] == label:
+                found[name] = r["test_acc"]
+    return found
+
+
+MEASUREMENTS_FILE = HERE / "a5_capstone_measurements.json"
+#: the method of the capstone's solution, as ``assignments/capstone_bands.py`` names it
+REFERENCE = "fixmatch_strong_labeled"
+#: the method whose runs with seeds 0, 1, 2 on seed 0's split measure the spread
+SPREAD_METHOD = "strong"
+
+
+def derive_bands(root: Path | None = None) -> dict:
+    """The figures behind the capstone's bands, all of its own task (seed 0's split, the budget):
+
+    * ``floor``, ``strong``, ``fixmatch``: the store's seed-0 records (:func:`store_seed0`), else the
+      grader-procedure measurements of ``assignments/capstone_bands.py`` with seed 0;
+    * ``reference`` (and ``reference_val``): the solution's method, measured the grader's way;
+    * ``labels_only``: the floor as the grader trains it;
+    * ``seed_spread``: the largest distance from their mean of :data:`SPREAD_METHOD`'s runs with
+      seeds 0, 1, 2 (initialisation and batch order; the split stays seed 0's): how much one
+      run moves when anything in it changes;
+    * ``machine_spread``: the largest difference between a store record (two threads) and the same
+      run measured by the grader's procedure (one thread): how much the same submission's grade
+      moves between machines;
+    * ``spread`` = the larger of the two, and ``margin``, the band margin: a hundredth of a point wider
+      than ``spread``.
+    """
+    runs = json.loads(MEASUREMENTS_FILE.read_text())["runs"]
+
+    def measured(name: str, seed: int = 0) -> dict:
+        (row,) = [r for r in runs if r["method"] == name and r["seed"] == seed]
+        return row
+
+    stored = store_seed0(root)
+    figures = {name: stored[name] if name in stored else measured(name)["test_acc"] for name in CAPSTONE_RECORDS}
+    spread_runs = [r["test_acc"] for r in runs if r["method"] == SPREAD_METHOD]
+    mean = sum(spread_runs) / len(spread_runs)
+    seed_spread = max(abs(a - mean) for a in spread_runs)
+    machine = [abs(stored[name] - measured(name)["test_acc"]) for name in stored
+               if any(r["method"] == name and r["seed"] == 0 for r in runs)]
+    machine_spread = max(machine, default=0.0)
+    spread = max(seed_spread, machine_spread)
+    figures.update({
+        "reference": measured(REFERENCE)["test_acc"], "reference_val": measured(REFERENCE)["val_acc"],
+        "labels_only": measured("floor")["test_acc"],
+        "seed_spread": round(seed_spread, 6), "machine_spread": round(machine_spread, 6), "spread": round(spread, 6),
+        "margin": (math.floor(spread * 10000 + 1e-9) + 1) / 10000, "spread_runs": len(spread_runs),
+        "source": ("floor, strong, fixmatch: ssl_teach/results/book/fashion_mnist, seed 0, 1,000 steps (supervised, "
+                   "supervised_strong, fixmatch[steps=1000]) where the store holds them; the rest: "
+                   "assignments/a5_capstone_measurements.json (python assignments/capstone_bands.py)"),
+    })
+    return figures
+
+
+def bands() -> tuple[tuple[float, float, float, float], dict]:
+    """The capstone's four thresholds and the figures they come from (``a5_capstone_bands.json``,
+    written by ``python assignments/build.py --bands`` from :func:`derive_bands`), with ``m`` the
+    margin (the measured run-to-run spread, rounded up): band 1 at floor - m (a pipeline that
+    works), band 2 at floor + m (beats labels-only training by more than a run varies), band 3 at
+    strong - m (as good as labels-only training with strong augmentation), band 4, full marks, at
+    strong + m: above that baseline by more than a run varies.
+    """
+    figures = json.loads(BANDS_FILE.read_text())
+    floor, strong, m = figures["floor"], figures["strong"], figures["margin"]
+    return (floor - m, floor + m, strong - m, strong + m), figures
 
 
 def sync_bands(master: dict) -> dict:
-    floor, fixmatch, where = bands()
-    names = ("the floor", "a quarter of the way from the floor to FixMatch", "half way",
-             "three quarters of the way (full marks)")
-    rows = "\n".join(f"| {i + 1} | {100 * (floor + f * (fixmatch - floor)):.2f} % | {name} |"
-                     for i, (f, name) in enumerate(zip(BAND_FRACTIONS, names)))
-    table = ("<!-- BEGIN BANDS -->\n| points | held-out accuracy at least | |\n|---|---|---|\n" + rows +
-             f"\n\nBands from {where}: floor {100 * floor:.2f} %, FixMatch {100 * fixmatch:.2f} %.\n<!-- END BANDS -->")
+    thresholds, f = bands()
+    names = ("the floor minus the margin: a pipeline that works",
+             "the floor plus the margin: beats labels-only training",
+             "labels only with strong augmentation (no unlabeled image) minus the margin",
+             "that baseline plus the margin: full marks")
+    rows = "\n".join(f"| {i + 1} | {100 * t:.2f} % | {name} |" for i, (t, name) in enumerate(zip(thresholds, names)))
+    table = ("<!-- BEGIN BANDS -->\n| band | held-out accuracy at least | |\n|---|---|---|\n" + rows +
+             f"\n\nMeasured on this task (seed 0's split, the budget above): the floor (labels only) "
+             f"{100 * f['floor']:.2f} %, labels only with strong augmentation {100 * f['strong']:.2f} %, "
+             f"the book's FixMatch {100 * f['fixmatch']:.2f} %, the reference solution {100 * f['reference']:.2f} %; "
+             f"the margin, {100 * f['margin']:.2f} points, is the run-to-run spread: the largest distance of one run "
+             "from "
+             f"the mean of {f['spread_runs']} runs of one method that differ only in their seeds "
+             f"({100 * f['seed_spread']:.2f} points), wider than what the same run moves between machines "
+             f"({100 * f['machine_spread']:.2f} points). At this budget plain FixMatch is within the margin of the "
+             "strong-augmentation baseline: full marks need more than either.\n<!-- END BANDS -->")
     for cell in master["cells"]:
         text = source(cell)
         text = re.sub(r"<!-- BEGIN BANDS -->.*<!-- END BANDS -->", lambda _: table, text, flags=re.DOTALL)
-        text = re.sub(r"FLOOR, FIXMATCH = \S+, \S+  #", f"FLOOR, FIXMATCH = {floor:.4f}, {fixmatch:.4f}  #", text)
+        text = re.sub(r"BANDS = \([^)]*\)  #", "BANDS = (" + ", ".join(f"{t:.4f}" for t in thresholds) + ")  #", text)
+        # the solution's answer to the measurement question: the validation accuracy of its measured run
+        text = re.sub(r"my_val_acc = \S+  # SOLUTION", f"my_val_acc = {f['reference_val']}  # SOLUTION", text)
+        cell["source"] = text
+    return master
+
+
+# --------------------------------------------------------------------------- points shown to students
+
+
+def question_points(master: dict) -> list[dict]:
+    """Per question, in order: ``{"name", "points", "public", "manual"}`` from its tests' configs
+    (a manual question's ``points:`` from its own config)."""
+    questions, current = [], None
+    for cell in master["cells"]:
+        text = source(cell)
+        if cell["cell_type"] == "raw" and text.startswith("# BEGIN QUESTION"):
+            config = dict(re.findall(r"^(\w+):\s*(.+)$", text, flags=re.MULTILINE))
+            current = {"name": config["name"], "points": float(config.get("points", 0)), "public": 0.0,
+                       "manual": config.get("manual", "false").strip() == "true"}
+            questions.append(current)
+        elif cell["cell_type"] == "raw" and text.startswith("# END QUESTION"):
+            current = None
+        elif current is not None and cell["cell_type"] == "code" and "# BEGIN TEST CONFIG" in text:
+            points = float(re.search(r"^points:\s*([\d.]+)", text, flags=re.MULTILINE).group(1))
+            hidden = re.search(r"^hidden:\s*true", text, flags=re.MULTILINE) is not None
+            current["points"] += points
+            current["public"] += 0 if hidden else points
+    return questions
+
+
+def _points(x: float) -> str:
+    return f"{x:g} point" + ("" if x == 1 else "s")
+
+
+def show_points(master: dict) -> dict:
+    """Write each question's points into its prompt (``**Question 3.**`` becomes ``**Question 3**
+    (4 points, 2 of them checked by the public tests).``) and the table of points and the total into
+    the ``<!-- POINTS -->`` line of the introduction."""
+    questions = question_points(master)
+    by_number = {int(q["name"][1:]): q for q in questions}
+    rows = []
+    for q in questions:
+        how = "graded by your instructor" if q["manual"] else f"{q['public']:g} of them in the public tests"
+        rows.append(f"| {q['name'][1:]} | {q['points']:g} | {how} |")
+    total = sum(q["points"] for q in questions)
+    public = sum(q["public"] for q in questions)
+    table = ("| question | points | |\n|---|---|---|\n" + "\n".join(rows) +
+             f"\n| **total** | **{total:g}** | {public:g} in the public tests that `grader.check` runs |")
+
+    def label(match: re.Match) -> str:
+        q = by_number[int(match.group(1))]
+        extra = f"{match.group(2)[2:-1]}; " if match.group(2) else ""
+        how = "graded by your instructor" if q["manual"] else (
+            "all hidden" if q["public"] == 0 else f"{q['public']:g} of them checked by the public tests")
+        return f"**Question {match.group(1)}** ({extra}{_points(q['points'])}, {how})."
+
+    for cell in master["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        text = source(cell)
+        text = text.replace("<!-- POINTS -->", table)
+        text = re.sub(r"^\*\*Question (\d+)(?:\.\*\*|\*\*( \([^)]*\))\.)", label, text)
         cell["source"] = text
     return master
 
@@ -164,6 +294,7 @@ def build_assignment(master_path: Path, out: Path, work: Path) -> None:
     master = read_notebook(master_path)
     if master_path == CAPSTONE:
         master = sync_bands(master)
+    master = show_points(master)
     for cell in master["cells"]:  # the grading image (otter grade, Docker) installs this ssl_teach release
         if cell["cell_type"] == "raw" and source(cell).startswith("# ASSIGNMENT CONFIG"):
             cell["source"] = source(cell).rstrip("\n") + f'\nrequirements:\n  - "{requirement()}"\n'
@@ -196,11 +327,25 @@ def build_assignment(master_path: Path, out: Path, work: Path) -> None:
 
 
 def wrong_submission(solution: dict, spec: dict) -> dict:
-    hits = [c for c in solution["cells"] if c["cell_type"] == "code"
-            and re.search(rf"^def {spec['function']}\(", source(c), flags=re.MULTILINE)]
-    if len(hits) != 1:
-        raise ValueError(f"{spec['trap']}: expected one cell defining {spec['function']}, found {len(hits)}")
-    hits[0]["source"] = f"# WRONG ON PURPOSE ({spec['trap']}): {spec['why']}\n" + spec["source"]
+    """The solution notebook with one trap: the cell that defines ``spec["function"]`` replaced by
+    ``spec["source"]``, and/or each ``(old, new)`` of ``spec["edits"]`` applied to the one code cell
+    that contains ``old``."""
+    marker = f"# WRONG ON PURPOSE ({spec['trap']}): {spec['why']}\n"
+    if "function" in spec:
+        hits = [c for c in solution["cells"] if c["cell_type"] == "code"
+                and re.search(rf"^(def|class) {spec['function']}\b", source(c), flags=re.MULTILINE)]
+        if len(hits) != 1:
+            raise ValueError(f"{spec['trap']}: expected one cell defining {spec['function']}, found {len(hits)}")
+        hits[0]["source"] = marker + spec["source"]
+        marker = ""
+    for old, new in spec.get("edits", ()):
+        hits = [c for c in solution["cells"] if c["cell_type"] == "code" and old in source(c)]
+        if len(hits) != 1:
+            raise ValueError(f"{spec['trap']}: expected one code cell containing {old!r}, found {len(hits)}")
+        hits[0]["source"] = marker + source(hits[0]).replace(old, new)
+        marker = ""
+    if marker:
+        raise ValueError(f"{spec['trap']}: a wrong submission needs a 'function' or 'edits'")
     return solution
 
 
@@ -232,13 +377,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true",
                         help="regenerate into a temporary folder and fail when the committed files differ")
+    parser.add_argument("--bands", action="store_true",
+                        help=f"write {BANDS_FILE.name} from the store and the capstone's measurements, then build")
     args = parser.parse_args(argv)
+    if args.bands:
+        BANDS_FILE.write_text(json.dumps(derive_bands(), indent=1, sort_keys=True) + "\n")
     capstone = read_notebook(CAPSTONE)
     synced = dump_notebook(sync_bands(read_notebook(CAPSTONE)), CAPSTONE.stem)
     if args.check:
         problems = []
         if CAPSTONE.read_text() != synced:
-            problems.append(f"{CAPSTONE.relative_to(ROOT)}: its bands differ from {bands()[2]}")
+            problems.append(f"{CAPSTONE.relative_to(ROOT)}: its bands differ from {BANDS_FILE.name}")
         with tempfile.TemporaryDirectory() as tmp:
             fresh = Path(tmp)
             build(fresh)

@@ -15,5 +15,5 @@ def test_worked_example(fixmatch_unlabeled_loss):
     expected = (F.cross_entropy(strong[:1], torch.tensor([0])) + F.cross_entropy(strong[2:], torch.tensor([1]))) / 3
     assert loss.dim() == 0, 'the loss must be a scalar'
     assert torch.as_tensor(mask).bool().tolist() == [True, False, True]
-    assert torch.allclose(loss, expected, atol=1e-06), f'expected {expected.item():.4f} (the sum over the 2 confident images divided by 3), got {loss.item():.4f}'
+    assert torch.allclose(loss, expected, atol=1e-06), f'expected {expected.item():.4f} (the cross-entropy of the strong view summed over the 2 confident images, divided by all 3), got {loss.item():.4f}'
 
