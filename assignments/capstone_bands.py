@@ -103,7 +103,8 @@ def measure(name: str, seed: int) -> dict:
         test_acc = evaluate(model, full.test_images, full.test_labels)
     return {"method": name, "seed": seed, "test_acc": round(test_acc, 6),
             "val_acc": round(history.eval["val_acc"][-1], 6), "seconds": round(seconds, 1),
-            "cpu_seconds": round(cpu, 1), "threads": torch.get_num_threads(), "load_before": [round(x, 2) for x in load],
+            "cpu_seconds": round(cpu, 1), "threads": torch.get_num_threads(),
+            "load_before": [round(x, 2) for x in load],
             "load_after": [round(x, 2) for x in os.getloadavg()], "machine": platform.processor() or platform.machine(),
             "torch": torch.__version__}
 

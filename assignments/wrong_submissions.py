@@ -665,8 +665,8 @@ def distribution_alignment(p, mean_prediction):
         'source': '''\
 def align_to(p, mean_prediction, target):
     return p * target / mean_prediction''',
-        'lost': {'q5': 1},
-        'public': [],
+        'lost': {'q5': 2},
+        'public': ['q5'],
     },
     {
         'trap': 'growth_of_the_wrong_class',
@@ -687,8 +687,8 @@ def align_to(p, mean_prediction, target):
             ('return FixMatchStrongLabeled(build_model("fashion_mnist", "book"), weak, strong)',
              'return Supervised(build_model("fashion_mnist", "book"), weak)'),
         ],
-        'lost': None,
-        'public': None,
+        'lost': {'q2': 3, 'q3': 1},
+        'public': [],
     },
     {
         'trap': 'labels_only_strong_augmentation',
@@ -698,8 +698,8 @@ def align_to(p, mean_prediction, target):
             ('return FixMatchStrongLabeled(build_model("fashion_mnist", "book"), weak, strong)',
              'return Supervised(build_model("fashion_mnist", "book"), strong)'),
         ],
-        'lost': None,
-        'public': None,
+        'lost': {'q2': 1, 'q3': 1},
+        'public': [],
     },
     {
         'trap': 'hands_in_its_trained_method',
@@ -712,8 +712,8 @@ def align_to(p, mean_prediction, target):
              'TRAINED = FixMatchStrongLabeled(build_model("fashion_mnist", "book"), weak, strong)\n\n\nde'
              'f make_method():'),
         ],
-        'lost': None,
-        'public': None,
+        'lost': {'q1': 1, 'q2': 4, 'q3': 1},
+        'public': ['q1'],
     },
     {
         'trap': 'larger_model',
@@ -723,7 +723,7 @@ def align_to(p, mean_prediction, target):
             ('return FixMatchStrongLabeled(build_model("fashion_mnist", "book"), weak, strong)',
              'return FixMatchStrongLabeled(build_model("fashion_mnist", "scale_up"), weak, strong)'),
         ],
-        'lost': None,
-        'public': None,
+        'lost': {'q1': 1, 'q2': 4, 'q3': 1},
+        'public': ['q1'],
     },
 ]
