@@ -8,9 +8,12 @@ NOTEBOOKS ?= $(wildcard chapters/*.ipynb)
 
 .PHONY: book test data notebooks experiments grid benchmark check-site sync-install-cells assignments clean
 
+# chapter 9's UCR/UEA files ship inside aeon's wheel; ssl_teach reads them without importing aeon,
+# so aeon goes in without its dependencies (its numba pins numpy below 2.4): requirements.txt says why
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	$(BIN)/python -m pip install --quiet --no-deps "aeon>=1.6,<1.7"
 	touch $(STAMP)
 
 ## make data: make sure every dataset the chapters load is available (a torchvision download,

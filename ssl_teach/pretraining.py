@@ -37,10 +37,6 @@ from ssl_teach.methods.simclr import SimCLR
 from ssl_teach.protocol import METHODS, N_PER_CLASS, Run, hyperparameters
 from ssl_teach.store import Store
 
-# The protocol's registry lives in ssl_teach.protocol; these two entries are added here.
-METHODS.setdefault("simclr", SimCLR)
-METHODS.setdefault("selfmatch", SelfMatch)
-
 #: the labeled set a pre-training run is filed under (only its evaluation readout uses it)
 PRETRAIN_N_PER_CLASS = N_PER_CLASS
 #: SelfMatch's hyper-parameter -> the SimCLR option it sets

@@ -48,6 +48,8 @@ from ssl_teach.methods import (
     MixMatchWithoutMixUp,
     PiModel,
     PseudoLabel,
+    SelfMatch,
+    SimCLR,
     SimMatch,
     SimMatchConstantEMA,
     Supervised,
@@ -123,6 +125,9 @@ METHODS: dict[str, type[Method]] = {
     "mixmatch_without_mixup": MixMatchWithoutMixUp, "fixmatch_weak_weak": FixMatch,
     # SimMatch with the official code's constant EMA momentum, without the book's warm-up
     "simmatch_constant_ema": SimMatchConstantEMA,
+    # SimCLR pre-training on the unlabeled images, and FixMatch started from its encoder (SelfMatch;
+    # ssl_teach.pretraining stores the encoder and hands it over)
+    "simclr": SimCLR, "selfmatch": SelfMatch,
 }
 #: the methods trained on labels only: the floor and the ceiling get :data:`PROTOCOL_FIT`'s budget
 SUPERVISED = ("supervised", "supervised_strong", "supervised_bn_pool")
