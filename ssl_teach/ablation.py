@@ -232,7 +232,8 @@ def validation_choice(method: str, dataset: str, name: str, values: Sequence[obj
 
 def budget_report(profile: str = "book") -> str:
     """The floor's and the ceiling's candidate budgets (:data:`~ssl_teach.book_runs.BUDGET_CANDIDATES`)
-    on the validation seeds: each candidate's validation accuracy per seed, whether its validation
+    on the validation seeds, as the store holds them (it trains nothing, in any profile): each
+    candidate's validation accuracy per seed, whether its validation
     curve is flat, the candidate :func:`~ssl_teach.book_runs.choose_budget` picks and the protocol's."""
     from ssl_teach.book_runs import BUDGET_CANDIDATES, VALIDATION_SEEDS, choose_budget
     from ssl_teach.experiments import stored
@@ -242,8 +243,8 @@ def budget_report(profile: str = "book") -> str:
     records_of: dict[str, dict | None] = {}  # each record read from the store once
 
     def read(run: Run) -> dict | None:
-        if repr(run) not in records_of:
-            records_of[repr(run)] = stored(run)
+        if repr(run) not in records_of:  # never trained here, not even in the smoke profile
+            records_of[repr(run)] = stored(run, retrain=False)
         return records_of[repr(run)]
 
     rows = []

@@ -166,13 +166,15 @@ def results(runs: Sequence[Run], **kwargs: object) -> list[dict]:
 MISSING = "not in the store: `make experiments` trains it"
 
 
-def stored(run: Run, store: Store | None = None, dataset: Dataset | None = None) -> dict | None:
+def stored(run: Run, store: Store | None = None, dataset: Dataset | None = None, *,
+           retrain: bool = True) -> dict | None:
     """The store's record of ``run``, or ``None`` when it has none: unlike :func:`result`, it
     never trains. A chapter trains its own headline with :func:`result` and reads every other
     run (other methods, other datasets, ablations, sweeps) with this, so that it executes in
     minutes; ``make experiments`` trains them all (:func:`book_runs`). The ``smoke`` profile and
-    ``$SSL_TEACH_RETRAIN=1`` train anyway, as :func:`result` does."""
-    if _always_trained(run):
+    ``$SSL_TEACH_RETRAIN=1`` train anyway, as :func:`result` does, unless ``retrain=False``
+    (a report of runs far longer than a smoke run: the budget study's)."""
+    if retrain and _always_trained(run):
         return result(run, store, progress=False, dataset=dataset)
     return _read(run, store or Store(), dataset)
 

@@ -182,3 +182,12 @@ def test_the_extra_labeled_sets_are_paired_once_all_are_stored_and_the_protocols
                               "fixmatch_weak_weak": [0.90, 0.92, 0.91, 0.93, 0.94]})
     full, weak_weak = ablation.ablation(5, "book")
     assert len(weak_weak.accs) == 5 and weak_weak.difference.mean == pytest.approx((-7 - 4 - 7 - 4 - 1) / 5)
+
+
+def test_the_budget_report_trains_nothing_even_in_the_smoke_profile(tmp_path, monkeypatch):
+    # its candidates are the floor's and ceiling's full budgets (up to 6,000 steps): a smoke
+    # execution of the appendix that trained them timed out in CI
+    monkeypatch.setenv("SSL_TEACH_RESULTS", str(tmp_path))
+    monkeypatch.setattr(experiments, "result", lambda *a, **k: pytest.fail("budget_report trained a run"))
+    report = ablation.budget_report("smoke")
+    assert "not in the store" in report and not list(tmp_path.rglob("*.json"))
