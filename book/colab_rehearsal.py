@@ -102,14 +102,13 @@ def printed(notebook: dict) -> list[list[str]]:
     for cell in notebook["cells"]:
         if cell["cell_type"] != "code":
             continue
-        lines = []
+        printed_text = ""  # a kernel splits standard output into chunks at arbitrary points: join them first
         for output in cell.get("outputs", []):
-            text = output.get("text") if output["output_type"] == "stream" and output["name"] == "stdout" else None
-            if text is None and output["output_type"] == "execute_result":
-                text = output.get("data", {}).get("text/plain")
-            if text is not None:
-                lines += [line for line in "".join(text).splitlines() if not VOLATILE.search(line)]
-        out.append(lines)
+            if output["output_type"] == "stream" and output["name"] == "stdout":
+                printed_text += "".join(output.get("text", ""))
+            elif output["output_type"] == "execute_result" and "text/plain" in output.get("data", {}):
+                printed_text += "\n" + "".join(output["data"]["text/plain"]) + "\n"
+        out.append([line for line in printed_text.splitlines() if line and not VOLATILE.search(line)])
     return out
 
 
