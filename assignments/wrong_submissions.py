@@ -699,6 +699,9 @@ def align_to(p, mean_prediction, target):
              'return Supervised(build_model("fashion_mnist", "book"), strong)'),
         ],
         'lost': {'q2': 1, 'q3': 1},
+        # q3's hidden half compares the typed-in accuracy (the reference's) with the grader's own
+        # training of the labels-only method: within 1.5 points on some machines, not on others
+        'machine_dependent': {'q3': 'the typed-in accuracy against the grader training another method'},
         'public': [],
     },
     {

@@ -130,7 +130,7 @@ def test_a_choice_on_validation_keeps_the_recipe_unless_another_value_scores_hig
 def test_the_budget_report_picks_the_best_flat_candidate_on_validation(monkeypatch):
     from ssl_teach.book_runs import BUDGET_CANDIDATES, choose_budget
 
-    def fake_stored(run, store=None, dataset=None):
+    def fake_stored(run, store=None, dataset=None, retrain=True):
         steps = run.steps
         val = [0.90] * 7 + [0.90 + 0.001 * steps / 1000]  # flat; longer runs score a little higher
         if run.n_per_class is None and steps == 6000:  # the MNIST ceiling's longer candidate

@@ -300,21 +300,25 @@ def graded(stem: str, notebook: Path) -> dict:
 
 
 def in_process_cases() -> list:
-    cases = [pytest.param(stem, ASSIGNMENTS / stem / "autograder" / f"{stem}.ipynb", None, id=f"{stem}-solution")
+    cases = [pytest.param(stem, ASSIGNMENTS / stem / "autograder" / f"{stem}.ipynb", None, {}, id=f"{stem}-solution")
              for stem in STEMS]
-    cases += [pytest.param(stem, ASSIGNMENTS / stem / "student" / f"{stem}.ipynb", "zero", id=f"{stem}-untouched")
+    cases += [pytest.param(stem, ASSIGNMENTS / stem / "student" / f"{stem}.ipynb", "zero", {}, id=f"{stem}-untouched")
               for stem in STEMS]
-    cases += [pytest.param(spec["assignment"], wrong_path(spec), spec["lost"],
+    cases += [pytest.param(spec["assignment"], wrong_path(spec), spec["lost"], spec.get("machine_dependent", {}),
                            id=f"{spec['assignment']}-{spec['trap']}") for spec in WRONG_SUBMISSIONS]
     return cases
 
 
-@pytest.mark.parametrize(("stem", "notebook", "lost"), in_process_cases())
-def test_grading(stem, notebook, lost):
+@pytest.mark.parametrize(("stem", "notebook", "lost", "machine_dependent"), in_process_cases())
+def test_grading(stem, notebook, lost, machine_dependent):
     row = graded(stem, notebook)
     assert row["maxima"] == points_possible(stem)
     expected = expected_scores(stem, lost)
-    assert row["scores"] == expected, f"{notebook.name}: {row['scores']}, expected {expected}; failed: {row['failed']}"
+    # a question named in machine_dependent may keep its points on one machine and lose them on
+    # another (the spec says why); every other question must score exactly
+    scores = {q: expected[q] if q in machine_dependent and v in (expected[q], row["maxima"][q]) else v
+              for q, v in row["scores"].items()}
+    assert scores == expected, f"{notebook.name}: {row['scores']}, expected {expected}; failed: {row['failed']}"
 
 
 @pytest.mark.parametrize("spec", WRONG_SUBMISSIONS, ids=lambda s: f"{s['assignment']}-{s['trap']}")
