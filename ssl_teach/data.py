@@ -43,6 +43,7 @@ import io
 import os
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -584,24 +585,9 @@ def _load_series_dataset(key: str, root: Path, download: bool) -> Dataset:
         attempts.append((f"archive download from {UCR_URL.format(name=archive)}",
                          lambda: load_series(key, download_series(key, root),
                                              f"{archive} downloaded from {UCR_URL.format(name=archive)}")))
-    failures = []
-    for what, attempt in attempts:
-        if isinstance(attempt, str):
-            failures.append(f"  - {what}: {attempt}")
-            continue
-        try:
-            dataset = attempt()  # type: ignore[operator]
-        except Exception as error:  # noqa: BLE001 - every failure is reported below
-            failures.append(f"  - {what}: {type(error).__name__}: {str(error)[:200]}")
-            continue
-        check_series(dataset.train_images, dataset.train_labels, dataset.num_classes, "train")
-        check_series(dataset.test_images, dataset.test_labels, dataset.num_classes, "test")
-        check_pinned(dataset)
-        return dataset
-    raise FileNotFoundError(
-        f"could not load {key!r}; tried:\n" + "\n".join(failures)
-        + f"\nTo fix: {AEON_HINT}, or put {archive}_TRAIN.ts and {archive}_TEST.ts under {root / 'ucr' / archive}, "
-        "or run where there is a network.")
+    return _first_loaded(key, attempts, check_series,
+                         f"{AEON_HINT}, or put {archive}_TRAIN.ts and {archive}_TEST.ts under "
+                         f"{root / 'ucr' / archive}, or run where there is a network.")
 
 
 def load_dataset(name: str, root: str | Path | None = None, download: bool = True) -> Dataset:
@@ -638,6 +624,14 @@ def load_dataset(name: str, root: str | Path | None = None, download: bool = Tru
     if key in _OFFLINE:
         attempts.append(("offline copy", _OFFLINE[key]))
 
+    return _first_loaded(key, attempts, check_images, _OFFLINE_HINT[key] + (
+        "" if key == "mnist" else f", or put the torchvision files under {root} (or set $SSL_TEACH_DATA)") + ".")
+
+
+def _first_loaded(key: str, attempts: list[tuple[str, object]], check: Callable[..., None], hint: str) -> Dataset:
+    """The first of ``attempts`` (what was tried, and its loader or the reason it was skipped)
+    that loads; its tensors must pass ``check`` and :func:`check_pinned`. When none loads, a
+    ``FileNotFoundError`` lists every attempt and ends with ``hint``, how to fix it."""
     failures = []
     for what, attempt in attempts:
         if isinstance(attempt, str):
@@ -648,15 +642,11 @@ def load_dataset(name: str, root: str | Path | None = None, download: bool = Tru
         except Exception as error:  # noqa: BLE001 - every failure is reported below
             failures.append(f"  - {what}: {type(error).__name__}: {str(error)[:200]}")
             continue
-        check_images(dataset.train_images, dataset.train_labels, dataset.num_classes, "train")
-        check_images(dataset.test_images, dataset.test_labels, dataset.num_classes, "test")
+        check(dataset.train_images, dataset.train_labels, dataset.num_classes, "train")
+        check(dataset.test_images, dataset.test_labels, dataset.num_classes, "test")
         check_pinned(dataset)
         return dataset
-    raise FileNotFoundError(
-        f"could not load {key!r}; tried:\n" + "\n".join(failures)
-        + f"\nTo fix: {_OFFLINE_HINT[key]}"
-        + ("" if key == "mnist" else f", or put the torchvision files under {root} (or set $SSL_TEACH_DATA)") + "."
-    )
+    raise FileNotFoundError(f"could not load {key!r}; tried:\n" + "\n".join(failures) + f"\nTo fix: {hint}")
 
 
 def check_pinned(dataset: Dataset) -> None:
