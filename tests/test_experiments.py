@@ -215,13 +215,17 @@ def test_stored_reads_a_run_and_never_trains_it_outside_the_smoke_profile(tmp_pa
 
 
 def test_every_run_the_chapters_read_is_in_the_committed_store():
+    from ssl_teach.book_runs import ablation_runs, budget_study
     from ssl_teach.experiments import book_runs, recipe_study
     runs = book_runs("cpu")
     assert len({(r.label, r.dataset, r.seed, r.n_per_class) for r in runs}) == len(runs)  # no run twice
     store = Store(shipped_root())
-    missing = [f"{r.label} {r.dataset} seed {r.seed}" for r in runs + recipe_study("cpu")
+    # the chapters' headlines and variants, chapter 0's recipe study, the appendix's budget study and
+    # the isolating ablations of chapters 3 to 6 with their credit references (extra labeled sets too)
+    read = runs + recipe_study("cpu") + budget_study("book") + ablation_runs("book")
+    missing = [f"{r.label} {r.dataset} {r.n_per_class}/class seed {r.seed}" for r in read
                if store.load(r.config(), label=r.label) is None]
-    assert not missing, f"make experiments (python -m ssl_teach.experiments --book) would train {missing}"
+    assert not missing, f"make experiments (python -m ssl_teach.experiments --book, --budgets, --ablations) would train {missing}"
 
 
 def test_make_experiments_trains_every_run_the_chapters_read(monkeypatch, capsys):
