@@ -225,7 +225,8 @@ def test_every_run_the_chapters_read_is_in_the_committed_store():
     read = runs + recipe_study("cpu") + budget_study("book") + ablation_runs("book")
     missing = [f"{r.label} {r.dataset} {r.n_per_class}/class seed {r.seed}" for r in read
                if store.load(r.config(), label=r.label) is None]
-    assert not missing, f"make experiments (python -m ssl_teach.experiments --book, --budgets, --ablations) would train {missing}"
+    assert not missing, ("make experiments (python -m ssl_teach.experiments --book, --budgets, --ablations) "
+                         f"would train {missing}")
 
 
 def test_make_experiments_trains_every_run_the_chapters_read(monkeypatch, capsys):
