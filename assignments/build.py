@@ -99,8 +99,10 @@ def student_setup(text: str, tests: dict[str, str]) -> str:
 
 # --------------------------------------------------------------------------- capstone bands
 
-#: the store's records of the capstone's own task: seed 0's split, 10 labels per class, 1,000 steps of
-#: 64 labeled (and 3 x 64 unlabeled) images, as ``Run(method, "fashion_mnist", 10, 0, ...)`` trains them
+#: the capstone's task: the book's MNIST sample, 4 labels per class, seed 0's split, 1,000 steps
+CAPSTONE_TASK = {"dataset": "mnist", "profile": "book", "n_per_class": 4, "seed": 0, "steps": 1000}
+#: the store's records of the capstone's own task (:data:`CAPSTONE_TASK`: 1,000 steps of 64 labeled and
+#: 3 x 64 unlabeled images), as ``Run(method, "mnist", 4, 0, ...)`` trains them
 CAPSTONE_RECORDS = {"floor": "supervised", "strong": "supervised_strong", "fixmatch": "fixmatch[steps=1000]"}
 
 
@@ -111,8 +113,7 @@ def store_seed0(root: Path | None = None) -> dict[str, float]:
 
     found = {}
     for r in Store((root or ROOT) / "ssl_teach" / "results").records():
-        if (r.get("dataset"), r.get("profile"), r.get("n_per_class"), r.get("seed"), r.get("steps")) \
-                != ("fashion_mnist", "book", 10, 0, 1000):
+        if any(r.get(key) != value for key, value in CAPSTONE_TASK.items()):
             continue
         for name, label in CAPSTONE_RECORDS.items():
             if r["method"] == label:
@@ -121,8 +122,9 @@ def store_seed0(root: Path | None = None) -> dict[str, float]:
 
 
 MEASUREMENTS_FILE = HERE / "a5_capstone_measurements.json"
-#: the method of the capstone's solution, as ``assignments/capstone_bands.py`` names it
-REFERENCE = "fixmatch_strong_labeled"
+#: the method of the capstone's solution, as ``assignments/capstone_bands.py`` names it: the book's FixMatch,
+#: chosen over ``fixmatch_strong_labeled`` on the validation images (96.2 % against 95.4 %), never the test set
+REFERENCE = "fixmatch"
 #: the method whose runs with seeds 0, 1, 2 on seed 0's split measure the spread
 SPREAD_METHOD = "strong"
 
@@ -163,8 +165,8 @@ def derive_bands(root: Path | None = None) -> dict:
         "labels_only": measured("floor")["test_acc"],
         "seed_spread": round(seed_spread, 6), "machine_spread": round(machine_spread, 6), "spread": round(spread, 6),
         "margin": (math.floor(spread * 10000 + 1e-9) + 1) / 10000, "spread_runs": len(spread_runs),
-        "source": ("floor, strong, fixmatch: ssl_teach/results/book/fashion_mnist, seed 0, 1,000 steps (supervised, "
-                   "supervised_strong, fixmatch[steps=1000]) where the store holds them; the rest: "
+        "source": ("floor, strong, fixmatch: ssl_teach/results/book/mnist, 4 labels per class, seed 0, 1,000 steps "
+                   "(supervised, supervised_strong, fixmatch[steps=1000]) where the store holds them; the rest: "
                    "assignments/a5_capstone_measurements.json (python assignments/capstone_bands.py)"),
     })
     return figures
@@ -183,6 +185,19 @@ def bands() -> tuple[tuple[float, float, float, float], dict]:
     return (floor - m, floor + m, strong - m, strong + m), figures
 
 
+def fixmatch_against_strong(f: dict) -> str:
+    """What the measurements say of the book's FixMatch against the strong-augmentation baseline."""
+    gap = f["fixmatch"] - f["strong"]
+    if gap > 2 * f["margin"]:
+        return (f"At this budget the book's FixMatch beats the strong-augmentation baseline by {100 * gap:.2f} "
+                "points, more than twice the margin: here the unlabeled images, not the augmentation, earn full marks.")
+    if gap > f["margin"]:
+        return (f"At this budget the book's FixMatch beats the strong-augmentation baseline by {100 * gap:.2f} "
+                "points, more than the margin: the unlabeled images earn full marks.")
+    return ("At this budget the book's FixMatch is within the margin of the strong-augmentation baseline: full "
+            "marks need more than either.")
+
+
 def sync_bands(master: dict) -> dict:
     thresholds, f = bands()
     names = ("the floor minus the margin: a pipeline that works",
@@ -190,16 +205,17 @@ def sync_bands(master: dict) -> dict:
              "labels only with strong augmentation (no unlabeled image) minus the margin",
              "that baseline plus the margin: full marks")
     rows = "\n".join(f"| {i + 1} | {100 * t:.2f} % | {name} |" for i, (t, name) in enumerate(zip(thresholds, names)))
+    methods = (f"the book's FixMatch, the reference solution, {100 * f['fixmatch']:.2f} %" if REFERENCE == "fixmatch"
+               else f"the book's FixMatch {100 * f['fixmatch']:.2f} %, "
+                    f"the reference solution {100 * f['reference']:.2f} %")
     table = ("<!-- BEGIN BANDS -->\n| band | held-out accuracy at least | |\n|---|---|---|\n" + rows +
              f"\n\nMeasured on this task (seed 0's split, the budget above): the floor (labels only) "
-             f"{100 * f['floor']:.2f} %, labels only with strong augmentation {100 * f['strong']:.2f} %, "
-             f"the book's FixMatch {100 * f['fixmatch']:.2f} %, the reference solution {100 * f['reference']:.2f} %; "
+             f"{100 * f['floor']:.2f} %, labels only with strong augmentation {100 * f['strong']:.2f} %, {methods}; "
              f"the margin, {100 * f['margin']:.2f} points, is the run-to-run spread: the largest distance of one run "
              "from "
              f"the mean of {f['spread_runs']} runs of one method that differ only in their seeds "
              f"({100 * f['seed_spread']:.2f} points), wider than what the same run moves between machines "
-             f"({100 * f['machine_spread']:.2f} points). At this budget plain FixMatch is within the margin of the "
-             "strong-augmentation baseline: full marks need more than either.\n<!-- END BANDS -->")
+             f"({100 * f['machine_spread']:.2f} points). {fixmatch_against_strong(f)}\n<!-- END BANDS -->")
     for cell in master["cells"]:
         text = source(cell)
         text = re.sub(r"<!-- BEGIN BANDS -->.*<!-- END BANDS -->", lambda _: table, text, flags=re.DOTALL)

@@ -6,9 +6,9 @@
 
 The capstone (``assignments/masters/a5_capstone.ipynb``) grades a *method*, not a trained
 model: its hidden test builds the student's ``make_method()`` after ``torch.manual_seed(0)``,
-trains it with :func:`grade_training` (seed 0's split of Fashion-MNIST, 10 labels per class,
-50 validation images per class, 1,000 steps of 64 labeled and 3 x 64 unlabeled images) and
-measures it on the 10,000 held-out test images. This script does the same for the reference
+trains it with :func:`grade_training` (seed 0's split of the book's MNIST sample, 4 labels per
+class, 50 validation images per class, 1,000 steps of 64 labeled and 3 x 64 unlabeled images) and
+measures it on the sample's 1,000 held-out test images. This script does the same for the reference
 methods below and appends each result to ``assignments/a5_capstone_measurements.json``
 (accuracy, seconds, threads, machine load); ``assignments/build.py`` derives the bands from it.
 ``--seed s`` changes the initialisation (``torch.manual_seed(s)``) and the batch order
@@ -32,10 +32,12 @@ BUDGET = {"steps": 1000, "batch_size": 64, "mu": 3}
 
 
 def capstone_data():  # noqa: ANN201 - an SSLData (imported lazily)
-    """Seed 0's split, the test images left out (the master's ``capstone_data``, without the student's view)."""
-    from ssl_teach.data import load_dataset, make_ssl_data
+    """Seed 0's split with its held-out test images, as the grader loads it (the master's
+    ``capstone_data`` without the student's view, which replaces the test images by the validation ones)."""
+    from ssl_teach.data import load_dataset
+    from ssl_teach.protocol import protocol_data
 
-    return make_ssl_data(load_dataset("fashion_mnist"), n_per_class=10, n_val_per_class=50, seed=0)
+    return protocol_data(load_dataset("mnist"), 4, 0, "book")
 
 
 def grade_training(make_method, data, seed: int = 0):  # noqa: ANN001, ANN201 - a Method factory, SSLData
@@ -61,7 +63,7 @@ def methods() -> dict:
     from ssl_teach.methods.fixmatch import fixmatch_unlabeled_loss
     from ssl_teach.models import build_model
 
-    weak, strong = for_dataset("fashion_mnist")
+    weak, strong = for_dataset("mnist")
 
     class FixMatchStrongLabeled(FixMatch):
         """FixMatch whose labeled images are also seen under the strong view, in the same one
@@ -76,7 +78,7 @@ def methods() -> dict:
             return loss_l + self.lambda_u * loss_u, {"mask_rate": mask.float().mean().item()}
 
     def model():
-        return build_model("fashion_mnist", "book")
+        return build_model("mnist", "book")
 
     return {
         "floor": lambda: Supervised(model(), weak),

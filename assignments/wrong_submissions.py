@@ -684,8 +684,8 @@ def align_to(p, mean_prediction, target):
         'assignment': 'a5_capstone',
         'why': 'hands in the floor: supervised training on the labels, no unlabeled image',
         'edits': [
-            ('return FixMatchStrongLabeled(build_model("fashion_mnist", "book"), weak, strong)',
-             'return Supervised(build_model("fashion_mnist", "book"), weak)'),
+            ('return FixMatch(build_model("mnist", "book"), weak, strong)',
+             'return Supervised(build_model("mnist", "book"), weak)'),
         ],
         'lost': {'q2': 3, 'q3': 1},
         'public': [],
@@ -695,13 +695,13 @@ def align_to(p, mean_prediction, target):
         'assignment': 'a5_capstone',
         'why': 'trains on the labels only, with strong augmentation: no unlabeled image',
         'edits': [
-            ('return FixMatchStrongLabeled(build_model("fashion_mnist", "book"), weak, strong)',
-             'return Supervised(build_model("fashion_mnist", "book"), strong)'),
+            ('return FixMatch(build_model("mnist", "book"), weak, strong)',
+             'return Supervised(build_model("mnist", "book"), strong)'),
         ],
+        # band 4 missed (88.0 % measured the grader's way at one thread, 89.0 % in the store at two, against
+        # 90.24 %); q3's hidden half compares the typed-in validation accuracy (the reference's, 96.2 %)
+        # with the grader's training of this method (90.6 % at one thread, 91.2 % at two): far outside 1.5 points
         'lost': {'q2': 1, 'q3': 1},
-        # q3's hidden half compares the typed-in accuracy (the reference's) with the grader's own
-        # training of the labels-only method: within 1.5 points on some machines, not on others
-        'machine_dependent': {'q3': 'the typed-in accuracy against the grader training another method'},
         'public': [],
     },
     {
@@ -709,10 +709,10 @@ def align_to(p, mean_prediction, target):
         'assignment': 'a5_capstone',
         'why': 'returns the method it trained (the same object at every call): the grader would train it further',
         'edits': [
-            ('return FixMatchStrongLabeled(build_model("fashion_mnist", "book"), weak, strong)',
+            ('return FixMatch(build_model("mnist", "book"), weak, strong)',
              'return TRAINED'),
             ('def make_method():',
-             'TRAINED = FixMatchStrongLabeled(build_model("fashion_mnist", "book"), weak, strong)\n\n\nde'
+             'TRAINED = FixMatch(build_model("mnist", "book"), weak, strong)\n\n\nde'
              'f make_method():'),
         ],
         'lost': {'q1': 1, 'q2': 4, 'q3': 1},
@@ -723,8 +723,8 @@ def align_to(p, mean_prediction, target):
         'assignment': 'a5_capstone',
         'why': "uses the scale-up profile's SmallCNN (288,170 parameters) instead of the allowed LeNet (114,426)",
         'edits': [
-            ('return FixMatchStrongLabeled(build_model("fashion_mnist", "book"), weak, strong)',
-             'return FixMatchStrongLabeled(build_model("fashion_mnist", "scale_up"), weak, strong)'),
+            ('return FixMatch(build_model("mnist", "book"), weak, strong)',
+             'return FixMatch(build_model("mnist", "scale_up"), weak, strong)'),
         ],
         'lost': {'q1': 1, 'q2': 4, 'q3': 1},
         'public': ['q1'],

@@ -13,7 +13,7 @@ def test_one_step(make_method):
     from ssl_teach.protocol import protocol_data
     from ssl_teach.data import load_dataset
     import dataclasses
-    split = protocol_data(load_dataset('fashion_mnist'), 10, 0, 'book')
+    split = protocol_data(load_dataset('mnist'), 4, 0, 'book')
     val = split.val[:50].to(split.device)
     small = dataclasses.replace(split, test_images=split.images[val], test_labels=split.labels[val])
     torch.manual_seed(0)
