@@ -180,6 +180,11 @@ def stored(run: Run, store: Store | None = None, dataset: Dataset | None = None,
 
 
 
+def stored_all(runs: Sequence[Run], store: Store | None = None) -> list[dict] | None:
+    """The store's records of every run of ``runs`` (:func:`stored`), or ``None`` when one is missing."""
+    records = [stored(run, store) for run in runs]
+    return None if None in records else records  # type: ignore[return-value]
+
 @dataclass
 class Comparison:
     """A method's runs on the protocol next to the floor's and the ceiling's (store records,

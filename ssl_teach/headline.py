@@ -41,6 +41,15 @@ def converged(history: History, metric: str | None = None, points: float | None 
     return 100 * (max(tail) - min(tail)) <= points
 
 
+
+def record_flat(record: dict) -> bool:
+    """Whether a store record's validation curve is flat (:func:`converged`); ``False`` for a run
+    too short to judge (a smoke run with one evaluation in its last quarter)."""
+    try:
+        return converged(History.from_dict(record["history"]))
+    except ValueError:
+        return False
+
 def _stdev(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else math.nan
 

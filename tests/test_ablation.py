@@ -5,7 +5,7 @@ import torch
 from conftest import synthetic_dataset
 from scipy import stats
 
-from ssl_teach import ablation, experiments
+from ssl_teach import ablation, choices, experiments
 from ssl_teach.augment import for_dataset
 from ssl_teach.book_runs import ABLATION_BUDGET, ABLATION_DATASET, ABLATIONS, ablation_runs, credit_runs
 from ssl_teach.evaluation import statistics_pool
@@ -120,10 +120,10 @@ def test_a_choice_on_validation_keeps_the_recipe_unless_another_value_scores_hig
             return None
         return {"seed": run.seed, "val_acc": val[run.seed], "test_acc": 0.5}
     monkeypatch.setattr(experiments, "stored", fake_stored)
-    choice = ablation.validation_choice("mean_teacher", "mnist", "w_max", (30.0, 100.0), "cpu")
+    choice = choices.validation_choice("mean_teacher", "mnist", "w_max", (30.0, 100.0), "cpu")
     assert choice.recipe == 30.0 and choice.validation == pytest.approx({30.0: 96.5, 100.0: 97.5})
     assert choice.winner == 100.0 and "disagree" in choice.sentence
-    only_recipe = ablation.validation_choice("mean_teacher", "mnist", "w_max", (30.0, 10.0), "cpu")
+    only_recipe = choices.validation_choice("mean_teacher", "mnist", "w_max", (30.0, 10.0), "cpu")
     assert list(only_recipe.records) == [30.0] and "no choice" in only_recipe.sentence
 
 
@@ -137,7 +137,7 @@ def test_the_budget_report_picks_the_best_flat_candidate_on_validation(monkeypat
             val = [0.5, 0.6, 0.7, 0.8, 0.85, 0.88, 0.91, 0.95]  # higher, but still rising: never chosen
         return {"seed": run.seed, "val_acc": val[-1], "test_acc": 0.5, "history": _history(val).to_dict()}
     monkeypatch.setattr(experiments, "stored", fake_stored)
-    report = ablation.budget_report("cpu")
+    report = choices.budget_report("cpu")
     assert report.count("chosen on validation") == 4 and "(not flat)" in report
     flat = lambda r: converged(History.from_dict(r["history"]))  # noqa: E731
     longest = choose_budget("ceiling", "fashion_mnist", fake_stored, flat, "cpu")
@@ -189,5 +189,5 @@ def test_the_budget_report_trains_nothing_even_in_the_smoke_profile(tmp_path, mo
     # execution of the appendix that trained them timed out in CI
     monkeypatch.setenv("SSL_TEACH_RESULTS", str(tmp_path))
     monkeypatch.setattr(experiments, "result", lambda *a, **k: pytest.fail("budget_report trained a run"))
-    report = ablation.budget_report("smoke")
+    report = choices.budget_report("smoke")
     assert "not in the store" in report and not list(tmp_path.rglob("*.json"))
