@@ -184,12 +184,14 @@ def test_selfmatch_bad_pretraining_settings_name_the_argument(option, value, mes
 
 
 def test_the_pretraining_run_is_named_by_the_selfmatch_run():
+    from ssl_teach.protocol import PRETRAIN_LR
+
     run = Run("selfmatch", "mnist", 1, seed=2, profile="book",
               options={"pretrain_steps": 300, "pretrain_temperature": 0.2, "pretrain_hflip": True})
     pre = pretraining_run(run)
     assert (pre.method, pre.dataset, pre.n_per_class, pre.seed, pre.profile) == (
         "simclr", "mnist", PRETRAIN_N_PER_CLASS, 2, "book")
-    assert pre.steps == 300 and pre.config()["fit_options"]["lr"] == 0.03  # the profile's
+    assert pre.steps == 300 and pre.config()["fit_options"]["lr"] == PRETRAIN_LR  # the recipe's
     assert pretraining_run(Run("selfmatch", "mnist", 1, 2, "book", {**run.options, "pretrain_lr": 0.3})
                            ).config()["fit_options"]["lr"] == 0.3
     assert pre.config()["hyperparameters"] == {"temperature": 0.2, "projection_dim": 32, "min_scale": 0.3,
@@ -234,3 +236,36 @@ def test_a_selfmatch_run_trains_its_pretraining_once_and_names_it(tmp_path, monk
     monkeypatch.setattr(experiments, "fit", counting_fit)
     result(Run("selfmatch", "mnist", 1, 0, "book", run.options, fit_options), store, progress=False, dataset=dataset)
     assert trained == ["selfmatch"]
+
+
+@pytest.mark.parametrize("profile", ["smoke", "book"])
+def test_a_protocol_selfmatch_run_costs_the_steps_of_one_fixmatch_run(profile):
+    from ssl_teach.config import get_profile
+    from ssl_teach.protocol import PRETRAIN_SHARE
+
+    run = Run("selfmatch", "mnist", 4, seed=1, profile=profile)
+    total = get_profile(profile).steps
+    assert run.label == "selfmatch"  # the protocol's SelfMatch, not a variant
+    assert run.steps + pretraining_run(run).steps == total == Run("fixmatch", "mnist", 4, 1, profile).steps
+    assert pretraining_run(run).steps == round(total * PRETRAIN_SHARE)
+
+
+def test_the_chapters_selfmatch_runs_split_one_budget_between_the_stages():
+    from ssl_teach import selfmatch_runs as sr
+    from ssl_teach.config import get_profile
+
+    total = get_profile("book").steps
+    plain = Run("selfmatch", sr.DATASET, 4, 0, "book")
+    for share in sr.SWEEP_SHARES:
+        run = sr.equal_compute_run(4, 0, "book", share)
+        assert run.steps + pretraining_run(run).steps == total
+    assert sr.equal_compute_run(4, 0, "book", 1 / 3) == plain  # the protocol's share is the plain run
+    assert sr.equal_compute_run(4, 0, "book", 1 / 9).steps == total - 300
+    top = sr.on_top_run(4, 0, "book")
+    assert top.steps == total and pretraining_run(top).config() == pretraining_run(plain).config()
+    for bad in (0, 1, 1.5, "half"):
+        with pytest.raises(ValueError, match="share must be"):
+            sr.equal_compute_run(4, 0, "book", bad)
+    runs = sr.selfmatch_runs("book")
+    assert len(runs) == len(set(runs)) and plain in runs and top in runs
+    assert {r.n_per_class for r in runs if r.method == "selfmatch"} == set(sr.BUDGETS)
