@@ -252,6 +252,9 @@ def test_the_grid_has_every_method_at_every_budget_and_reuses_the_chapters_runs(
     keys = {repr(r.config()) for r in runs}
     chapters = [r for r in book_runs("book") if r.n_per_class == 10 and r.label == r.method]
     assert chapters and all(repr(r.config()) in keys for r in chapters if r.method in GRID_METHODS)
+    from ssl_teach.selfmatch_runs import BUDGETS, DATASET, equal_compute_run
+    assert all(repr(equal_compute_run(n, s, "book").config()) in keys for n in BUDGETS for s in (0, 1, 2))
+    assert DATASET == "mnist"
 
 
 def test_fill_trains_only_what_is_missing_and_goes_on_where_it_stopped(tmp_path, monkeypatch):
