@@ -31,17 +31,24 @@ def repository_url() -> str:
     return config["repository"]["url"].rstrip("/")
 
 
-def install_cell_source() -> str:
-    """The canonical first code cell of a chapter."""
+#: the package extras a chapter installs beyond ``offline`` (chapter 9 reads aeon's archive files)
+EXTRAS = {"09_time_series.ipynb": ("series", " with the series extra (aeon's archive files)")}
+
+
+def install_cell_source(chapter: str | None = None) -> str:
+    """The canonical first code cell of a chapter (``chapter``: the notebook's file name, for its
+    extras in :data:`EXTRAS`)."""
+    extra, why = EXTRAS.get(chapter or "", ("", ""))
+    extras = "offline" + (f",{extra}" if extra else "")
     return (
-        f"{MARKER}; a local checkout has it.\n"
+        f"{MARKER}{why}; a local checkout has it.\n"
         "import importlib.util\n"
         "import subprocess\n"
         "import sys\n"
         "\n"
         'if importlib.util.find_spec("ssl_teach") is None:\n'
         '    subprocess.run([sys.executable, "-m", "pip", "install", "-q",\n'
-        f'                    "ssl_teach[offline] @ git+{repository_url()}@v{ssl_teach.__version__}"], check=True)'
+        f'                    "ssl_teach[{extras}] @ git+{repository_url()}@v{ssl_teach.__version__}"], check=True)'
     )
 
 
@@ -70,8 +77,8 @@ def main() -> int:
             print(f"{path}: the first code cell is not the install cell; fix it by hand")
             return 1
         tags = cell.metadata.get("tags", [])
-        if cell.source != install_cell_source() or not set(INSTALL_CELL_TAGS) <= set(tags):
-            cell.source = install_cell_source()
+        if cell.source != install_cell_source(path.name) or not set(INSTALL_CELL_TAGS) <= set(tags):
+            cell.source = install_cell_source(path.name)
             cell.metadata["tags"] = sorted(set(tags) | set(INSTALL_CELL_TAGS))
             nbformat.write(nb, path)
             print(f"{path}: install cell updated")

@@ -49,7 +49,7 @@ def test_every_toc_entry_exists():
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_chapter_installs_the_package_on_colab_with_hidden_output(path):
     cell = install_cell(nbformat.read(path, as_version=4))
-    assert cell.source == install_cell_source(), "run: python book/sync_repository.py"
+    assert cell.source == install_cell_source(path.name), "run: python book/sync_repository.py"
     assert set(INSTALL_CELL_TAGS) <= set(cell.metadata.get("tags", []))
 
 
