@@ -179,11 +179,11 @@ def stored(run: Run, store: Store | None = None, dataset: Dataset | None = None,
     return _read(run, store or Store(), dataset)
 
 
-
-def stored_all(runs: Sequence[Run], store: Store | None = None) -> list[dict] | None:
+def stored_all(runs: Sequence[Run], store: Store | None = None, dataset: Dataset | None = None) -> list[dict] | None:
     """The store's records of every run of ``runs`` (:func:`stored`), or ``None`` when one is missing."""
-    records = [stored(run, store) for run in runs]
+    records = [stored(run, store, dataset) for run in runs]
     return None if None in records else records  # type: ignore[return-value]
+
 
 @dataclass
 class Comparison:

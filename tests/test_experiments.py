@@ -1,5 +1,6 @@
 """The protocol: splits per seed, floor and ceiling, 3-seed headlines, runs through the store."""
 
+import dataclasses
 import math
 
 import pytest
@@ -207,6 +208,9 @@ def test_stored_reads_a_run_and_never_trains_it_outside_the_smoke_profile(tmp_pa
     trained = result(run, store=store, dataset=dataset, progress=False)
     again = experiments.stored(run, store=store, dataset=dataset)
     assert again["from_store"] and again["test_acc"] == trained["test_acc"]
+    other = dataclasses.replace(run, seed=run.seed + 1)  # a labeled set the store lacks
+    assert experiments.stored_all([run, other], store=store, dataset=dataset) is None  # one is missing
+    assert [r["test_acc"] for r in experiments.stored_all([run], store=store, dataset=dataset)] == [trained["test_acc"]]
     smoke = Run("supervised", "mnist", 2, seed=0, profile="smoke", fit_options=quick)
     assert not experiments.stored(smoke, store=store, dataset=dataset)["from_store"]  # smoke trains
     # compare(train=False) gives nothing when one of the method's seeds is missing, before training anything
