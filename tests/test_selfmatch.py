@@ -238,7 +238,7 @@ def test_a_selfmatch_run_trains_its_pretraining_once_and_names_it(tmp_path, monk
     assert trained == ["selfmatch"]
 
 
-@pytest.mark.parametrize("profile", ["smoke", "book"])
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "book", "scale_up"])
 def test_a_protocol_selfmatch_run_costs_the_steps_of_one_fixmatch_run(profile):
     from ssl_teach.config import get_profile
     from ssl_teach.protocol import PRETRAIN_SHARE
