@@ -112,8 +112,8 @@ def pretraining_steps(steps: int) -> int:
     """The pre-training steps :func:`recipe` gives a SelfMatch run whose fine-tuning lasts
     ``steps``: ``PRETRAIN_SHARE / (1 - PRETRAIN_SHARE)`` of them (half, at a share of 1/3), so
     that pre-training plus fine-tuning are the profile's steps. That holds exactly for every
-    profile's step count (a multiple of 3, tested); a total that is not, such as 1,000, would get
-    one step more (667 fine-tuning, 334 pre-training), since the fine-tuning steps alone do not
+    profile's step count (a multiple of 3, tested); a total that is not can get one step more
+    (1,000: 667 fine-tuning, 334 pre-training), since the fine-tuning steps alone do not
     say which total they came from."""
     return max(1, round(steps * PRETRAIN_SHARE / (1 - PRETRAIN_SHARE)))
 
