@@ -53,7 +53,8 @@ notebooks: $(STAMP) data
 ## and ceiling's candidate budgets (chosen on validation), the floors and converged ceilings, each
 ## chapter's headline on both datasets and the variants its sweeps read, the isolating ablations
 ## and credit references of chapters 3 to 6, the runs behind the short-run recipe, then chapter 9's
-## series runs and chapter 7's SelfMatch runs (book profile; trains only what is missing)
+## series runs, chapter 7's SelfMatch runs, then chapter 8's label-budget grid and pool study (make
+## grid; book profile; trains only what is missing)
 experiments: $(STAMP) data
 	$(BIN)/python -m ssl_teach.experiments --profile book --budgets
 	$(BIN)/python -m ssl_teach.experiments --profile book --book
@@ -61,6 +62,7 @@ experiments: $(STAMP) data
 	$(BIN)/python -m ssl_teach.experiments --profile book --recipe
 	$(BIN)/python -m ssl_teach.series_runs --profile book
 	$(BIN)/python -m ssl_teach.selfmatch_runs --profile book
+	$(BIN)/python -m ssl_teach.experiments --profile book --grid
 
 ## make grid: fill the label-budget grid (every method at 1, 4, 10 and 25 labels per class on both
 ## datasets, 3 seeds; resumable, a progress bar with the time left from the stored seconds)
