@@ -180,7 +180,21 @@ def simmatch() -> Path:
     return d.save("simmatch", legend="dashed: no gradient; a = 1 turns the label propagation off")
 
 
-DIAGRAMS = (setting, pseudo_label, pi_model, mean_teacher, mixmatch, fixmatch, simmatch)
+def label_budgets() -> Path:
+    d = Diagram("Reading the grid: pair by labeled set, apply the tie rule, keep the top group", 3.6)
+    d.box("runs", 1.0, 1.8, "runs: method,\nbudget, seed", "data", w=1.9)
+    d.box("pairs", 3.9, 1.8, "two methods:\ndifferences by seed", "data", w=2.3)
+    d.box("rule", 6.5, 1.8, "tie rule:\n|mean| > 2 sd ?", "target", w=1.7)
+    d.box("group", 8.9, 2.8, "top group: the\nbest and its ties", "net", w=2.0)
+    d.box("pick", 8.9, 0.8, "pick its cheapest\n(seconds a run)", "loss", w=2.0)
+    d.arrow("runs", "pairs", "paired")
+    d.arrow("pairs", "rule")
+    d.arrow("rule", "group", bend=0.15)
+    d.arrow("group", "pick")
+    return d.save("label_budgets", legend="a tie says the seeds cannot rank two methods, not that they are equal")
+
+
+DIAGRAMS = (setting, pseudo_label, pi_model, mean_teacher, mixmatch, fixmatch, simmatch, label_budgets)
 
 if __name__ == "__main__":
     for draw in DIAGRAMS:
